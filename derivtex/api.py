@@ -1,0 +1,132 @@
+"""The public entry point: derive() and the Derivation it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+
+from . import ir
+from . import numeric as N
+from .engine import IndexDerivative, differentiate
+from .errors import InputError
+from .matrixform import NoMatrixForm, Target, recover, substitute_auto, target
+from .parser import parse
+from .shapes import Shape
+from .typecheck import check_wrt, lower
+from .verify import Problem, VerificationReport, verify
+
+LAYOUTS = ("numerator", "denominator")
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A derivative with its index form, its matrix form where one exists, and its steps."""
+
+    text: str
+    graph: ir.Graph
+    wrt: str
+    layout: str
+    index: IndexDerivative
+    matrix: sympy.Basic | None  # None: no matrix form (three or more axes, or no pattern)
+    target: Target | None
+    steps: tuple = field(default=())
+
+    @property
+    def output(self) -> str:
+        return self.graph.output
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.graph.shape_of(self.graph.output)
+
+    @property
+    def wrt_shape(self) -> Shape:
+        return self.graph.shape_of(self.wrt)
+
+    @property
+    def index_result(self) -> sympy.Expr:
+        """d out[i...] / d wrt[j...] in index form (Kronecker deltas where they remain)."""
+        return self.index.as_sympy()
+
+    @property
+    def result(self) -> sympy.Basic:
+        """The matrix/tensor form, with the tool's own names put back; else the index form."""
+        if self.matrix is None:
+            return self.index_result
+        return substitute_auto(self.matrix, self.graph)
+
+    @property
+    def has_matrix_form(self) -> bool:
+        return self.matrix is not None
+
+    def latex(self, vectors: str = "arrow") -> str:
+        """LaTeX of the final result."""
+        from .printer import to_latex
+
+        return to_latex(self.result, notation(self.graph, vectors))
+
+    def evaluate(self, values: Mapping[str, Any]) -> np.ndarray:
+        """The derivative at `values`, shape out.shape + wrt.shape (numerator layout)."""
+        arrays, dims = N.bind(self.graph, values)
+        env = N.eval_graph(self.graph, arrays)
+        free_dims = tuple(N.dim_value(d, dims) for d in self.index.out_dims + self.index.wrt_dims)
+        arr = N.eval_terms(
+            self.index.terms, self.index.out_idx + self.index.wrt_idx, free_dims, env, dims
+        )
+        out_np = N.to_numpy_shape(env[self.output], self.out_shape).shape
+        return arr.reshape(out_np + np.asarray(values[self.wrt]).shape)
+
+    def problem(self) -> Problem:
+        return Problem(self.graph, self.wrt, self.index, self.matrix, self.target, self.layout)
+
+    def verify(self, *, seed: int = 0, trials: int = 2) -> VerificationReport:
+        """Exact and finite-difference checks; raises VerificationError on a mismatch."""
+        return verify(self.problem(), self.evaluate, seed=seed, trials=trials)
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+
+def notation(graph: ir.Graph, vectors: str = "arrow"):
+    """How to print the tensors of a graph."""
+    from .printer import Notation
+
+    kinds = tuple((name, graph.shape_of(name).kind) for name in sorted(graph.names))
+    return Notation(kinds, vectors)
+
+
+def _shapes(shapes: Mapping[str, str | Shape] | None) -> Mapping[str, str | Shape]:
+    if shapes is None:
+        return {}
+    if not isinstance(shapes, Mapping):
+        raise InputError("shapes must map names to shapes", hint='e.g. {"W": "C x D", "x": "D"}')
+    return shapes
+
+
+def derive(
+    text: str,
+    wrt: str,
+    shapes: Mapping[str, str | Shape] | None = None,
+    *,
+    of: str | None = None,
+    layout: str = "numerator",
+) -> Derivation:
+    """Differentiate the output of `text` (or the statement `of`) by the input `wrt`."""
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout {layout!r}", hint="use 'numerator' or 'denominator'")
+    shapes = _shapes(shapes)
+    graph = lower(parse(text, set(shapes)), shapes, of)
+    check_wrt(graph, wrt)
+    index = differentiate(graph, wrt)
+    tgt = target(index, graph.shape_of(graph.output), graph.shape_of(wrt), layout)
+    matrix = None
+    if tgt is not None:
+        try:
+            matrix = recover(index, graph, tgt)
+        except NoMatrixForm:
+            matrix = None
+    return Derivation(text, graph, wrt, layout, index, matrix, tgt if matrix is not None else None)

@@ -1,0 +1,100 @@
+"""Elementwise functions of the expression language, as sympy functions with known derivatives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+
+class sigmoid(sympy.Function):  # noqa: N801 - sympy functions are lower case
+    """The logistic function 1 / (1 + exp(-u))."""
+
+    latex_name = r"\sigma"
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sigmoid_prime(self.args[0])
+
+
+class sigmoid_prime(sympy.Function):  # noqa: N801
+    """sigma'(u) = sigma(u) (1 - sigma(u)), kept whole so derivations read as sigma'(z_i)."""
+
+    latex_name = r"\sigma'"
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        u = self.args[0]
+        return sigmoid_prime(u) * (1 - 2 * sigmoid(u))
+
+
+class relu(sympy.Function):  # noqa: N801
+    """max(u, 0)."""
+
+    latex_name = r"\operatorname{relu}"
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return relu_prime(self.args[0])
+
+
+class relu_prime(sympy.Function):  # noqa: N801
+    """The step function: 1 where u > 0, else 0 (relu is not differentiable at 0)."""
+
+    latex_name = r"\operatorname{relu}'"
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.Integer(0)
+
+
+class softplus(sympy.Function):  # noqa: N801
+    """log(1 + exp(u)); its derivative is the sigmoid."""
+
+    latex_name = r"\operatorname{softplus}"
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sigmoid(self.args[0])
+
+
+def _sigmoid(u: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+@dataclass(frozen=True, slots=True)
+class Elementwise:
+    """One elementwise function: its sympy function and its numpy implementation."""
+
+    name: str
+    sympy_func: Callable[[sympy.Expr], sympy.Expr]
+    numpy_func: Callable[[np.ndarray], np.ndarray]
+    positive_domain: bool = False  # log and sqrt need positive arguments in numeric checks
+
+
+ELEMENTWISE: dict[str, Elementwise] = {
+    f.name: f
+    for f in (
+        Elementwise("exp", sympy.exp, np.exp),
+        Elementwise("log", sympy.log, np.log, positive_domain=True),
+        Elementwise("tanh", sympy.tanh, np.tanh),
+        Elementwise("sigmoid", sigmoid, _sigmoid),
+        Elementwise("relu", relu, lambda u: np.maximum(u, 0.0)),
+        Elementwise("softplus", softplus, lambda u: np.logaddexp(0.0, u)),
+        Elementwise("sin", sympy.sin, np.sin),
+        Elementwise("cos", sympy.cos, np.cos),
+        Elementwise("sqrt", sympy.sqrt, np.sqrt, positive_domain=True),
+    )
+}
+
+# Numpy implementations of every sympy function that can appear in a derived result.
+NUMPY_FUNCS: dict[str, Callable[..., np.ndarray]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "cos": np.cos,
+    "sqrt": np.sqrt,
+    "sigmoid": _sigmoid,
+    "sigmoid_prime": lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)),
+    "relu": lambda u: np.maximum(u, 0.0),
+    "relu_prime": lambda u: (u > 0).astype(float),
+    "softplus": lambda u: np.logaddexp(0.0, u),
+}

@@ -1,0 +1,213 @@
+"""Real TeX runs of derivtex.compile: builds, errors, timeouts, lockdown, determinism, PNGs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from derivtex.compile import INSTALL_COMMAND, MINOR, CompileResult, compile_pdf, tex_available
+from derivtex.errors import TexError, TexNotFoundError, TexTimeoutError
+
+pytestmark = [
+    pytest.mark.tex,
+    pytest.mark.skipif(
+        not (tex_available() and shutil.which("pdftotext") and shutil.which("pdftoppm")),
+        reason="needs latexmk, pdflatex (TeX Live) and pdftotext, pdftoppm (poppler-utils) on PATH",
+    ),
+]
+
+PASSWD_MARK = "root:x:0:0"  # first line of every Debian /etc/passwd
+
+
+def write_tex(folder: Path, name: str, *body: str) -> Path:
+    """A document whose body lines start at line 4 (class, \\pdftrailerid, \\begin{document})."""
+    lines = (r"\documentclass{article}", r"\pdftrailerid{}", r"\begin{document}", *body)
+    path = folder / name
+    path.write_text("\n".join((*lines, r"\end{document}", "")), encoding="utf-8")
+    return path
+
+
+def pdf_text(pdf: Path) -> str:
+    run = subprocess.run(("pdftotext", str(pdf), "-"), capture_output=True, text=True, check=True)
+    return run.stdout
+
+
+def test_good_build_reads_back_and_collects_warnings(tmp_path: Path) -> None:
+    tex = write_tex(
+        tmp_path,
+        "handout.tex",
+        r"The gradient of $\mathrm{tr}(AX)$ is $A^\top$.",
+        r"\hbox to 1cm{overfulloverfulloverfull}",
+        r"\hbox to 10cm{underfull box}",
+        r"See \ref{nowhere}.",
+    )
+    result = compile_pdf(tex)
+    assert result == CompileResult(pdf=tmp_path / "handout.pdf", warnings=result.warnings)
+    assert result.pngs == ()
+    assert result.pdf.read_bytes().startswith(b"%PDF-")
+    assert "The gradient of tr(AX) is A" in pdf_text(result.pdf)
+    assert any(w.startswith("Overfull \\hbox") for w in result.warnings)
+    # Underfull boxes are kept, but always marked minor.
+    assert any(w.startswith(MINOR + "Underfull \\hbox") for w in result.warnings)
+    assert not any(w.startswith("Underfull") for w in result.warnings)
+    assert any(w.startswith("LaTeX Warning: Reference `nowhere'") for w in result.warnings)
+    # Only the PDF appears beside the .tex: no aux, log or half-written temp files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["handout.pdf", "handout.tex"]
+
+
+def test_same_tex_gives_byte_identical_pdfs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    tex = write_tex(tmp_path, "a.tex", r"Same bytes every time, built \today.")
+    renamed = tmp_path / "other name.tex"
+    shutil.copy(tex, renamed)
+    first = compile_pdf(tex).pdf
+    second = compile_pdf(tex, output=tmp_path / "elsewhere" / "deeper" / "b.pdf").pdf
+    third = compile_pdf(renamed, output=str(tmp_path / "c.pdf")).pdf
+    assert first.read_bytes() == second.read_bytes() == third.read_bytes()
+    assert "January 1, 1970" in pdf_text(first)  # FORCE_SOURCE_DATE: \today is the epoch too
+
+
+def test_callers_source_date_epoch_is_used(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(365 * 86400))
+    tex = write_tex(tmp_path, "dated.tex", r"Built \today.")
+    assert "January 1, 1971" in pdf_text(compile_pdf(tex).pdf)
+
+
+def test_tex_error_names_file_line_and_source_and_keeps_old_pdf(tmp_path: Path) -> None:
+    output = tmp_path / "out" / "handout.pdf"
+    good = compile_pdf(write_tex(tmp_path, "good.tex", "All fine."), output=output)
+    old_bytes = good.pdf.read_bytes()
+    broken = write_tex(tmp_path, "broken.tex", "Fine line.", r"  $\frac{a}{b}$ \nosuchmacro{x}  ")
+    with pytest.raises(TexError) as caught:
+        compile_pdf(broken, output=output)
+    message = str(caught.value)
+    assert message.splitlines() == [
+        "broken.tex:5: Undefined control sequence.",
+        r"    $\frac{a}{b}$ \nosuchmacro{x}",
+    ]
+    assert caught.value.exit_code == 1
+    assert output.read_bytes() == old_bytes
+    assert [p.name for p in output.parent.iterdir()] == ["handout.pdf"]  # no partial file left
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ((r"\begin{nosuchenv}x\end{nosuchenv}",), "bad.tex:4: LaTeX Error: Environment nosuchenv"),
+        ((r"x", r"\input{missing-file}"), "bad.tex:5: LaTeX Error: File `missing-file.tex' not"),
+    ],
+)
+def test_tex_error_messages(tmp_path: Path, body: tuple[str, ...], expected: str) -> None:
+    with pytest.raises(TexError, match="^" + expected.replace("\\", "\\\\")):
+        compile_pdf(write_tex(tmp_path, "bad.tex", *body))
+
+
+def test_missing_end_document_is_explained(tmp_path: Path) -> None:
+    tex = tmp_path / "cut.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\nCut short.\n", encoding="utf-8")
+    with pytest.raises(TexError, match=r"^cut\.tex: .*\\end\{document\} missing"):
+        compile_pdf(tex)
+    assert not (tmp_path / "cut.pdf").exists()
+
+
+def test_halt_on_error_stops_before_an_endless_loop(tmp_path: Path) -> None:
+    # Without -halt-on-error nonstopmode would carry on past the error into the loop.
+    tex = write_tex(tmp_path, "halt.tex", r"\nosuchmacro", r"\def\x{\x}\x")
+    started = time.monotonic()
+    with pytest.raises(TexError, match=r"^halt\.tex:4: Undefined control sequence") as caught:
+        compile_pdf(tex, timeout=20)
+    assert not isinstance(caught.value, TexTimeoutError)
+    assert time.monotonic() - started < 10
+
+
+def test_timeout_kills_an_endless_loop(tmp_path: Path) -> None:
+    tex = write_tex(tmp_path, "loop.tex", r"\def\x{\x}\x")
+    started = time.monotonic()
+    with pytest.raises(TexTimeoutError, match=r"stopped after running 3\.\d s \(limit 3 s\)") as e:
+        compile_pdf(tex, timeout=3)
+    # compile_pdf returns only once the output pipe closes, and pdflatex (latexmk's child)
+    # holds it too: returning this soon means the whole process group was killed.
+    assert time.monotonic() - started < 3 + 5
+    assert "timeout=" in str(e.value)
+    assert not (tmp_path / "loop.pdf").exists()
+
+
+@pytest.mark.parametrize("line", [r"\input{/etc/passwd}", r"\makeatletter\@@input /etc/passwd "])
+def test_input_of_absolute_path_fails_without_leaking(tmp_path: Path, line: str) -> None:
+    with pytest.raises(TexError) as caught:
+        compile_pdf(write_tex(tmp_path, "hostile.tex", "Before.", line))
+    message = str(caught.value)
+    assert message.startswith("hostile.tex:5: ")
+    assert (
+        "File `/etc/passwd.tex' not found" in message or "can't find file `/etc/passwd'" in message
+    )
+    assert PASSWD_MARK not in message
+    assert not (tmp_path / "hostile.pdf").exists()
+
+
+def test_openin_of_absolute_path_reads_nothing(tmp_path: Path) -> None:
+    tex = write_tex(
+        tmp_path,
+        "peek.tex",
+        r"\newread\peek\openin\peek=/etc/passwd",
+        r"\ifeof\peek NOTREAD\else\read\peek to\line \detokenize\expandafter{\line}\fi",
+    )
+    text = pdf_text(compile_pdf(tex).pdf)
+    assert "NOTREAD" in text
+    assert "root" not in text
+
+
+def test_write18_runs_nothing(tmp_path: Path) -> None:
+    now, later = tmp_path / "pwned-immediate", tmp_path / "pwned-shipout"
+    tex = write_tex(
+        tmp_path,
+        "shell.tex",
+        rf"\immediate\write18{{touch {now}}}",
+        rf"Text.\write18{{touch {later}}}",
+    )
+    compile_pdf(tex)
+    assert not now.exists()
+    assert not later.exists()
+
+
+def test_openout_to_absolute_path_fails(tmp_path: Path) -> None:
+    target = tmp_path / "planted.txt"
+    tex = write_tex(
+        tmp_path, "plant.tex", rf"\newwrite\out\immediate\openout\out={target}", "Text."
+    )
+    with pytest.raises(TexError, match=r"^plant\.tex:4: I can't write on file"):
+        compile_pdf(tex)
+    assert not target.exists()
+
+
+def test_no_tex_on_path_names_the_debian_packages(tmp_path: Path, monkeypatch) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    tex = write_tex(tmp_path, "x.tex", "Text.")
+    assert not tex_available()
+    with pytest.raises(TexNotFoundError) as caught:
+        compile_pdf(tex)
+    assert "latexmk, pdflatex not found" in str(caught.value)
+    assert INSTALL_COMMAND in str(caught.value)
+    assert INSTALL_COMMAND.startswith(
+        "apt-get install -y --no-install-recommends texlive-latex-base"
+    )
+    assert caught.value.exit_code == 1
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_png_pages_beside_the_pdf_replace_older_ones(tmp_path: Path) -> None:
+    output = tmp_path / "pages" / "deck.pdf"
+    two = compile_pdf(
+        write_tex(tmp_path, "two.tex", "One.", r"\newpage", "Two."), output=output, png=True
+    )
+    assert two.pngs == (output.parent / "deck-1.png", output.parent / "deck-2.png")
+    assert all(p.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for p in two.pngs)
+    one = compile_pdf(write_tex(tmp_path, "one.tex", "Only."), output=output, png=True)
+    assert one.pngs == (output.parent / "deck-1.png",)
+    assert sorted(p.name for p in output.parent.iterdir()) == ["deck-1.png", "deck.pdf"]
