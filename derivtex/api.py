@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,13 +115,31 @@ def derive(
     *,
     of: str | None = None,
     layout: str = "numerator",
+    example: Mapping[str, int | tuple[int, ...]] | None = None,
+    steps: bool | Iterable[str] | None = None,
 ) -> Derivation:
-    """Differentiate the output of `text` (or the statement `of`) by the input `wrt`."""
+    """Differentiate the output of `text` (or the statement `of`) by the input `wrt`.
+
+    `steps=False` computes the result alone; None plans every step that applies; a collection
+    of step kinds keeps only those (component_formula and summary always stay). `example`
+    chooses the worked components, e.g. {"y": (3,), "x": (7,)}.
+    """
     if layout not in LAYOUTS:
         raise InputError(f"unknown layout {layout!r}", hint="use 'numerator' or 'denominator'")
     shapes = _shapes(shapes)
     graph = lower(parse(text, set(shapes)), shapes, of)
     check_wrt(graph, wrt)
+    d = derive_graph(graph, wrt, layout)
+    if steps is False:
+        return d
+    from .planner import plan
+
+    return dataclasses.replace(d, steps=plan(d, example=example, only=steps))
+
+
+def derive_graph(graph: ir.Graph, wrt: str, layout: str = "numerator") -> Derivation:
+    """Differentiate a checked graph's output by the input `wrt`."""
+    text = graph.source
     index = differentiate(graph, wrt)
     tgt = target(index, graph.shape_of(graph.output), graph.shape_of(wrt), layout)
     matrix = None

@@ -35,7 +35,9 @@ _LATEXMK_ARGS = (
     "-file-line-error",
     "-no-shell-escape",
 )
-# TEXINPUTS could shadow standard packages; TEXMFOUTPUT(_DIRECTORY) widens what openin_any=p allows.
+# A caller's TEXINPUTS could shadow standard packages and TEXMFOUTPUT widens what openin_any=p
+# lets TeX read. latexmk (4.79) itself sets TEXMFOUTPUT=. and prepends . to TEXINPUTS; dropping
+# the caller's values keeps that true whatever latexmk does.
 _DROPPED_ENV = ("TEXINPUTS", "TEXMFOUTPUT", "TEXMF_OUTPUT_DIRECTORY")
 _LOCKED_ENV = {
     "openin_any": "p",  # no absolute paths, no .., no dot files
@@ -130,8 +132,19 @@ def _tex_env() -> dict[str, str]:
     """The caller's environment with TeX's file access, shell escape and dates locked down."""
     env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
     env.update(_LOCKED_ENV)
-    env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH") or _DEFAULT_EPOCH
+    env["SOURCE_DATE_EPOCH"] = _source_date_epoch()
     return env
+
+
+def _source_date_epoch() -> str:
+    # pdflatex dies without a log on a malformed value; say why instead.
+    value = os.environ.get("SOURCE_DATE_EPOCH") or _DEFAULT_EPOCH
+    if not re.fullmatch(r"[0-9]+", value):
+        raise TexError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds since 1970",
+            hint="unset it (documents are then dated 1 January 1970) or set it to $(date +%s)",
+        )
+    return value
 
 
 def _run(command: Sequence[str], *, cwd: Path, timeout: float, what: str) -> tuple[int, str]:

@@ -42,11 +42,13 @@ LATEX_SYNTAX: dict[str, Any] = {
 # and lmodern typesets: Latin-1 Supplement and Latin Extended-A (less the few T1 lacks), and the
 # common typographic punctuation. Checked against TeX Live 2022 with \tracinglostchars=3.
 _T1_GAPS = "\u0126\u0127\u0138\u013f\u0140\u0149\u0166\u0167\u017f"  # Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ
-_TYPESETTABLE = frozenset(
+TYPESETTABLE = frozenset(
     [chr(c) for c in range(0x20, 0x7F)]
     + [chr(c) for c in range(0xA0, 0x180)]
     + list("–—‘’‚“”„†‡•…‰‹›€")
 ) - frozenset(_T1_GAPS)
+# T1 fonts turn << >> ?` !` into guillemets and inverted marks; an empty group breaks the ligature.
+_LIGATURE_BREAKS = {"<": "{<}", ">": "{>}", "`": "{`}"}
 _WHITESPACE = re.compile(r"\s+")
 _UNICODE_GREEK = re.compile(r"GREEK (SMALL|CAPITAL) LETTER (\w+)")
 
@@ -66,15 +68,17 @@ def escape_text(value: object) -> NoEscape:
 
 
 def _escape_char(char: str) -> str:
-    if char in _TYPESETTABLE:
+    if char in _LIGATURE_BREAKS:
+        return _LIGATURE_BREAKS[char]
+    if char in TYPESETTABLE:
         return escape_latex(char)
     greek = _greek_macro(char)
     if greek:
         return rf"\ensuremath{{{greek}}}"
     decomposed = unicodedata.normalize("NFKD", char)
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    if folded and all(c in _TYPESETTABLE for c in folded):
-        return escape_latex(folded)
+    if folded and all(c in TYPESETTABLE for c in folded):
+        return "".join(_escape_char(c) for c in folded)
     return "?"
 
 
@@ -86,7 +90,15 @@ def _greek_macro(char: str) -> str | None:
     return GREEK.get(word if match[1] == "SMALL" else word.capitalize())
 
 
-def make_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
+class LatexEnvironment(SandboxedEnvironment):
+    """A sandboxed environment whose output is LaTeX: only the values it prints are escaped."""
+
+    # Text a template renders (super(), macros, caller(), set blocks) is LaTeX already; jinja
+    # joins it with concat, so marking the join NoEscape keeps finalize from escaping it twice.
+    concat = staticmethod(lambda parts: NoEscape("".join(parts)))
+
+
+def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
     """The template environment: templates in user_dir override built-ins of the same name.
 
     Always sandboxed, whether or not a user folder is given: built-in templates need nothing the
@@ -98,7 +110,7 @@ def make_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
             raise TemplateError(f"template folder not found: {user_dir}")
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(TraversableLoader(builtin_templates()))
-    env = SandboxedEnvironment(
+    env = LatexEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -112,7 +124,7 @@ def make_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
 def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
     """Render one template; every template failure becomes a TemplateError saying where."""
     try:
-        return env.get_template(name).render(**context)
+        return str(env.get_template(name).render(**context))
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(
             f"template {exc.name!r} not found{_where(exc, ' (needed at {})')}",
@@ -130,7 +142,11 @@ def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
 def _where(exc: BaseException, pattern: str) -> str:
     """The innermost template line in exc's traceback, formatted into pattern, or ''."""
     # jinja rewrites tracebacks so that template code shows as frames of the template file.
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith(".py")]
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.endswith(".py") and not frame.filename.startswith("<frozen")
+    ]
     return pattern.format(f"{frames[-1].filename}, line {frames[-1].lineno}") if frames else ""
 
 

@@ -77,6 +77,22 @@ def test_callers_source_date_epoch_is_used(tmp_path: Path, monkeypatch) -> None:
     assert "January 1, 1971" in pdf_text(compile_pdf(tex).pdf)
 
 
+def test_malformed_source_date_epoch_is_explained(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(TexError, match="SOURCE_DATE_EPOCH='yesterday' is not a whole number"):
+        compile_pdf(write_tex(tmp_path, "x.tex", "Text."))
+
+
+def test_file_name_does_not_reach_the_pdf(tmp_path: Path) -> None:
+    # Without \pdftrailerid{} pdfTeX hashes the job name into /ID; the fixed job name keeps
+    # even such a document independent of what the caller called the file.
+    body = "\\documentclass{article}\n\\begin{document}\nNo trailer id.\n\\end{document}\n"
+    (tmp_path / "one.tex").write_text(body, encoding="utf-8")
+    (tmp_path / "two.tex").write_text(body, encoding="utf-8")
+    one, two = compile_pdf(tmp_path / "one.tex").pdf, compile_pdf(tmp_path / "two.tex").pdf
+    assert one.read_bytes() == two.read_bytes()
+
+
 def test_tex_error_names_file_line_and_source_and_keeps_old_pdf(tmp_path: Path) -> None:
     output = tmp_path / "out" / "handout.pdf"
     good = compile_pdf(write_tex(tmp_path, "good.tex", "All fine."), output=output)
@@ -159,6 +175,23 @@ def test_openin_of_absolute_path_reads_nothing(tmp_path: Path) -> None:
     text = pdf_text(compile_pdf(tex).pdf)
     assert "NOTREAD" in text
     assert "root" not in text
+
+
+def test_callers_tex_variables_cannot_widen_access(tmp_path: Path, monkeypatch) -> None:
+    # TEXMFOUTPUT=/etc would let openin_any=p read /etc/passwd; TEXINPUTS adds search folders.
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "shelved.tex").write_text("SHELVED", encoding="utf-8")
+    monkeypatch.setenv("TEXMFOUTPUT", "/etc")
+    monkeypatch.setenv("TEXINPUTS", f"{shelf}:")
+    peek = write_tex(
+        tmp_path, "peek.tex", r"\newread\peek\openin\peek=/etc/passwd", r"\ifeof\peek NOTREAD\fi"
+    )
+    assert "NOTREAD" in pdf_text(compile_pdf(peek).pdf)
+    with pytest.raises(
+        TexError, match=r"^shelf\.tex:4: LaTeX Error: File `shelved\.tex' not found"
+    ):
+        compile_pdf(write_tex(tmp_path, "shelf.tex", r"\input{shelved}"))
 
 
 def test_write18_runs_nothing(tmp_path: Path) -> None:
