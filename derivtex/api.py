@@ -23,7 +23,7 @@ from .verify import Problem, VerificationReport, verify
 LAYOUTS = ("numerator", "denominator")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Derivation:
     """A derivative with its index form, its matrix form where one exists, and its steps."""
 
@@ -34,7 +34,22 @@ class Derivation:
     index: IndexDerivative
     matrix: sympy.Basic | None  # None: no matrix form (three or more axes, or no pattern)
     target: Target | None
-    steps: tuple = field(default=())
+    plan_options: tuple | None = field(default=None, repr=False)  # None: no steps planned
+
+    @property
+    def steps(self) -> tuple:
+        """The worked steps (planned and verified on first use)."""
+        cached = self.__dict__.get("_steps")
+        if cached is None:
+            cached = self._plan() if self.plan_options is not None else ()
+            object.__setattr__(self, "_steps", cached)
+        return cached
+
+    def _plan(self) -> tuple:
+        from .planner import plan
+
+        example, only = self.plan_options or (None, None)
+        return plan(self, example=example, only=only)
 
     @property
     def output(self) -> str:
@@ -132,9 +147,8 @@ def derive(
     d = derive_graph(graph, wrt, layout)
     if steps is False:
         return d
-    from .planner import plan
-
-    return dataclasses.replace(d, steps=plan(d, example=example, only=steps))
+    options = (dict(example) if example else None, tuple(steps) if steps is not None else None)
+    return dataclasses.replace(d, plan_options=options)
 
 
 def derive_graph(graph: ir.Graph, wrt: str, layout: str = "numerator") -> Derivation:

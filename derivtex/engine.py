@@ -104,6 +104,10 @@ class Engine:
                 return T.single(sympy.Symbol(b.name) ** p)
             case ir.Reduce(kind="sum" | "tr"):
                 return self._reduce(op, lambda a, i: self.value(a, i))
+            case ir.Reduce(kind="norm", arg=a):
+                # For display only: the derivative goes through the norm's own name.
+                squares = self._reduce(ir.Reduce("sum", a), lambda b, i: T.mul(*[self.value(b, i)] * 2))
+                return T.single(sympy.sqrt(T.to_sympy(squares)))
         raise AssertionError(f"no component form for {op!r}")
 
     def _matmul(self, op: ir.MatMul, idx: Idx, left_fn, right_fn) -> T.Terms:

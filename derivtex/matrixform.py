@@ -87,7 +87,7 @@ def _factor_right(parts: list) -> sympy.MatrixExpr:
             out.extend(members)
             continue
         heads = [_head(m) for m in members]
-        out.append(sympy.MatMul(sympy.MatAdd(*heads), last))
+        out.append(mexpr.matmul(sympy.MatAdd(*heads), last))
     return out[0] if len(out) == 1 else sympy.MatAdd(*out)
 
 
@@ -234,7 +234,7 @@ def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
 
 
 def _product(chain: list) -> sympy.MatrixExpr:
-    return chain[0] if len(chain) == 1 else sympy.MatMul(*chain)
+    return chain[0] if len(chain) == 1 else mexpr.matmul(*chain)
 
 
 def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
@@ -250,7 +250,7 @@ def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
     if tgt.col is None:
         return left
     right_chain, _ = _walk(pieces, tgt.col, set())
-    return sympy.MatMul(left, sympy.Transpose(_product(right_chain)))
+    return mexpr.matmul(left, sympy.Transpose(_product(right_chain)))
 
 
 def _closed(pieces: list[_Piece]) -> list[sympy.Expr]:

@@ -73,10 +73,18 @@ def as_scalar(expr: sympy.Basic) -> sympy.Expr:
     return expr
 
 
+def matmul(*factors: sympy.Basic) -> sympy.MatrixExpr:
+    """A flat product: nested products are spliced in, so no needless parentheses print."""
+    args: list = []
+    for f in factors:
+        args.extend(f.args if isinstance(f, sympy.MatMul) else (f,))
+    return sympy.MatMul(*args)
+
+
 def times(c: sympy.Expr, m: sympy.Basic) -> sympy.Basic:
     if c == 1:
         return m
-    return sympy.MatMul(c, m) if isinstance(m, sympy.MatrixExpr) else c * m
+    return matmul(c, m) if isinstance(m, sympy.MatrixExpr) else c * m
 
 
 def elementwise(func: sympy.Lambda, arg: sympy.Basic) -> sympy.Basic:

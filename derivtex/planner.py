@@ -215,12 +215,23 @@ def jacobian_assembly(d: Derivation) -> S.JacobianAssembly | None:
         "Collect every partial into one array and read off the matrix whose entries they are.",
         _partial(_whole(d, d.output), _whole(d, d.wrt)),
         _grid(d, tgt, partial),
-        _grid(d, tgt, value),
+        _simple_grid(_grid(d, tgt, value)),
         d.result,
         d.layout,
         f"rows follow the components of {rows_follow}, columns those of {cols_follow}",
         other,
     )
+
+
+def _simple(cell: sympy.Basic | None) -> bool:
+    """Short enough to sit in a grid cell: no sums and at most three factors."""
+    if cell is None:
+        return True
+    return not cell.has(sympy.Sum) and len(sympy.Mul.make_args(cell)) <= 3 and cell.count_ops() < 6
+
+
+def _simple_grid(grid: S.Grid) -> S.Grid | None:
+    return grid if all(_simple(c) for row in grid for c in row) else None
 
 
 def _follow(d: Derivation) -> tuple[str, str]:
@@ -310,7 +321,9 @@ def batch_rows(d: Derivation) -> S.BatchRows | None:
         return None
     shared = factor.xreplace({k: i})
     a, b, c, e = [s for s in _letters(d) if str(s) in "abcdefgh"][:4]
-    colon = sympy.Symbol(":")
+    from .printer import _Verbatim
+
+    colon = _Verbatim(":")
     row_rhs = None
     if i not in shared.free_symbols:
         one = T.Term(shared, d.index.terms[0].sums)

@@ -157,6 +157,8 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
         written = isinstance(expr, sympy.MatAdd) or _is_unevaluated(expr)
         terms = self._as_ordered_terms(expr, order=order or ("none" if written else None))
+        if isinstance(expr, sympy.MatAdd):
+            terms = _positive_first(terms)
         tex = ""
         for position, term in enumerate(terms):
             if position and term.could_extract_minus_sign():
@@ -281,6 +283,12 @@ def _group(tex: str) -> str:
 def _is_unevaluated(expr: sympy.Add | sympy.Mul) -> bool:
     """Whether a sum or product was built unevaluated (0 + 0 + ... + W x), so its order is meant."""
     return type(expr) in (sympy.Add, sympy.Mul) and type(expr)(*expr.args).args != expr.args
+
+
+def _positive_first(terms: list[sympy.Basic]) -> list[sympy.Basic]:
+    """Lead with a term without a minus sign, if there is one: W x - b, not - b + W x."""
+    lead = next((n for n, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+    return [terms[lead], *terms[:lead], *terms[lead + 1 :]]
 
 
 def _ends_open(term: sympy.Basic) -> bool:

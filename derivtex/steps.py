@@ -72,7 +72,7 @@ class JacobianAssembly:
     justification: str
     lhs: Expr
     partials: Grid
-    entries: Grid
+    entries: Grid | None  # None when the entries are too long to show in a grid
     result: Expr
     layout: str
     arrangement: str  # plain words: what the rows and columns follow

@@ -227,37 +227,44 @@ def _finalize(value: object) -> str:
     return escape_text(value)
 
 
-def _notation(context: jinja2.runtime.Context) -> Notation:
-    notation = context.get("notation")
+def _notation(context: jinja2.runtime.Context, given: object) -> Notation:
+    # A filter sees the template's context, not its locals: a `set notation` inside a loop reaches
+    # it only in an included template (include passes locals on) or when passed as an argument.
+    notation = context.get("notation") if given is None else given
     if not isinstance(notation, Notation):
         raise jinja2.UndefinedError("the math and name filters need a Notation named 'notation'")
     return notation
 
 
 @jinja2.pass_context
-def math_filter(context: jinja2.runtime.Context, value: object) -> NoEscape:
-    """<< expr | math >>: the printer's LaTeX of a sympy object."""
+def math_filter(
+    context: jinja2.runtime.Context, value: object, notation: Notation | None = None
+) -> NoEscape:
+    """<< expr | math >> or << expr | math(notation) >>: the printer's LaTeX of a sympy object."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = sympy.Integer(value)
     if not isinstance(value, sympy.Basic):  # never sympify a string: that would eval it
         raise jinja2.TemplateRuntimeError(
             f"the math filter takes a sympy object, not {type(value).__name__}"
         )
-    return NoEscape(_printing(to_latex, value, _notation(context)))
+    return NoEscape(_printing(to_latex, value, _notation(context, notation)))
 
 
 @jinja2.pass_context
 def name_filter(
-    context: jinja2.runtime.Context, value: object, kind: str | None = None
+    context: jinja2.runtime.Context,
+    value: object,
+    kind: str | None = None,
+    notation: Notation | None = None,
 ) -> NoEscape:
     """<< "W1" | name >>: the LaTeX of a tensor name, of its declared kind unless one is given."""
-    notation = _notation(context)
-    kind = kind or notation.kind(str(value))
+    found = _notation(context, notation)
+    kind = kind or found.kind(str(value))
     if kind is None:
         raise jinja2.UndefinedError(
             f"no kind declared for tensor {str(value)!r}: use name('vector')"
         )
-    return NoEscape(_printing(name_latex, str(value), kind, notation.vectors))
+    return NoEscape(_printing(name_latex, str(value), kind, found.vectors))
 
 
 def _printing(printer: Callable[..., str], *args: Any) -> str:

@@ -110,6 +110,14 @@ def test_math_filter_uses_the_printer() -> None:
     assert render("$<< e | math >>$", e=x[7], notation=NOTATION) == r"$\vec{x}_{7}$"
 
 
+def test_filters_take_a_notation_set_in_a_loop_as_an_argument() -> None:
+    x = sympy.MatrixSymbol("x", 3, 1)
+    bold = Notation((("x", "vector"),), vectors="bold")
+    source = "<% for n in [bold] %><% set notation = n %><< x | math(notation) >><% endfor %>"
+    assert render(source, x=x, bold=bold, notation=NOTATION) == r"\mathbf{x}"
+    assert render("<< 'x' | name(notation=bold) >>", bold=bold) == r"\mathbf{x}"
+
+
 def test_name_filter_takes_the_kind_from_the_notation() -> None:
     out = render("<< 'W1' | name >> << 'x' | name >> << 'b' | name('vector') >>", notation=NOTATION)
     assert out == r"W^{(1)} \vec{x} \vec{b}"
