@@ -103,7 +103,7 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
         case ir.Scale(factor=f, arg=a):
             return times(as_scalar(of_op(f, env)), of_op(a, env))
         case ir.MatMul(left=a, right=b):
-            return sympy.MatMul(of_op(a, env), of_op(b, env))
+            return matmul(of_op(a, env), of_op(b, env))
         case ir.Add(left=a, right=b):
             return _add(of_op(a, env), of_op(b, env))
         case ir.Hadamard(left=a, right=b):

@@ -72,12 +72,14 @@ def _whole(d: Derivation, name: str) -> sympy.Basic:
     return symbol(name, d.graph.shape_of(name))
 
 
-def _definitions(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
-    """The values the tool named, with what they stand for (z = W x + b)."""
-    env: dict = {}
+def _definitions(d: Derivation, formula: sympy.Expr) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
+    """The intermediates a formula names, with what they stand for (z = W x + b)."""
+    used = {str(s) for s in formula.free_symbols} | {
+        str(e.base.label) for e in formula.atoms(sympy.Indexed)
+    }
     out = []
     for definition in d.graph.definitions:
-        if definition.auto:
+        if definition.name != d.output and (definition.auto or definition.name in used):
             out.append((_whole(d, definition.name), of_op(definition.op, {})))
     return tuple(out)
 
@@ -87,13 +89,14 @@ def component_formula(d: Derivation, out: tuple, wrt: tuple) -> S.ComponentFormu
     engine = Engine(d.graph)
     value = engine.value(d.graph.definition(d.output).op, out)
     value = T.rename_sums(value, names=_letters(d))
+    rhs = T.to_sympy(value)
     return S.ComponentFormula(
         f"Pick one component of {d.output} and one of {d.wrt}, and write the output component "
         "as an explicit sum over its indices.",
         _entry(d, d.output, out),
-        T.to_sympy(value),
+        rhs,
         _entry(d, d.wrt, wrt),
-        _definitions(d),
+        _definitions(d, rhs),
     )
 
 

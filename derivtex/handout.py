@@ -1,0 +1,49 @@
+"""Write one derivation's handout: the .tex, then the PDF (and page images)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .api import Derivation
+from .compile import compile_pdf
+from .render import render, section
+
+
+def default_name(d: Derivation) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"d{d.output}-d{d.wrt}")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write_handout(
+    d: Derivation,
+    out_dir: Path,
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    tex_only: bool = False,
+    png: bool = False,
+    vectors: str = "arrow",
+    templates: Path | None = None,
+    timeout: float = 120.0,
+) -> tuple[Path, ...]:
+    """Render, write and compile; returns the paths written."""
+    stem = name or default_name(d)
+    heading = title or f"The derivative of {d.output} by {d.wrt}"
+    tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)
+    tex_path = Path(out_dir) / f"{stem}.tex"
+    write_text_atomic(tex_path, tex)
+    if tex_only:
+        return (tex_path,)
+    result = compile_pdf(tex_path, timeout=timeout, png=png)
+    return (tex_path, result.pdf, *result.pngs)

@@ -1,0 +1,405 @@
+"""Textbook derivative identities: derivtex against hand-written numpy and finite differences."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pytest
+import sympy
+from sympy import (
+    HadamardProduct,
+    Identity,
+    KroneckerDelta,
+    MatAdd,
+    MatMul,
+    MatrixSymbol,
+    Transpose,
+)
+
+import derivtex
+from derivtex.terms import Term
+
+Values = Mapping[str, np.ndarray]
+Fn = Callable[[Values], np.ndarray]
+
+
+# -- helpers: sizes, values, finite differences ----------------------------------------------------
+def numpy_shape(shape: str, sizes: Mapping[str, int]) -> tuple[int, ...]:
+    """How a declared shape is stored: "D" -> (D,), "1 x D" -> (1, D), "C x D" -> (C, D), "1" -> ()."""
+    parts = [p for p in re.split(r"\s*x\s*", shape.strip()) if p]
+    dims = tuple(int(p) if p.isdigit() else sizes[p] for p in parts)
+    return () if dims == (1,) else dims
+
+
+def symbolic_dims(shapes: Mapping[str, str]) -> list[str]:
+    names = {p for s in shapes.values() for p in re.split(r"\s*x\s*", s.strip())}
+    return sorted(p for p in names if p and not p.isdigit())
+
+
+def random_values(
+    shapes: Mapping[str, str], rng: np.random.Generator, positive: bool
+) -> dict[str, np.ndarray]:
+    """Values at sizes drawn from 2..6; uniform in [0.5, 1.5] where log or sqrt need it."""
+    sizes = {name: int(rng.integers(2, 7)) for name in symbolic_dims(shapes)}
+    values = {}
+    for name, shape in shapes.items():
+        size = numpy_shape(shape, sizes)
+        values[name] = rng.uniform(0.5, 1.5, size) if positive else rng.normal(0.0, 1.0, size)
+    return values
+
+
+def central_differences(f: Fn, values: Values, wrt: str, h: float = 1e-6) -> np.ndarray:
+    """d f / d values[wrt] by central differences, shape f.shape + wrt.shape."""
+    base = np.asarray(values[wrt], dtype=float)
+    out = np.asarray(f(values))
+    jac = np.zeros(out.shape + base.shape)
+    for pos in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[pos] = h
+        plus = np.asarray(f({**values, wrt: base + step}))
+        minus = np.asarray(f({**values, wrt: base - step}))
+        jac[(..., *pos)] = (plus - minus) / (2 * h)
+    return jac
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=what)
+
+
+# -- numpy building blocks ---------------------------------------------------------------------
+def sig(u: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+def dsig(u: np.ndarray) -> np.ndarray:
+    return sig(u) * (1.0 - sig(u))
+
+
+def diag_of(f: Callable[[np.ndarray], np.ndarray], name: str) -> Fn:
+    """The Jacobian of an elementwise function of a vector: diag(f(v))."""
+    return lambda v: np.diag(f(v[name]))
+
+
+def net_forward(v: Values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z = v["W1"] @ v["x"] + v["b1"]
+    h = sig(z)
+    return z, h, v["W2"] @ h + v["b2"]
+
+
+def net_loss_grad_z(v: Values) -> np.ndarray:
+    """Backpropagation by hand: dL/dz for L = ||W2 sigmoid(z) + b2 - t||^2."""
+    z, _, y = net_forward(v)
+    return (v["W2"].T @ (2 * (y - v["t"]))) * dsig(z)
+
+
+# -- the table -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """text, shapes, wrt; forward computes the output, expected its derivative, in numpy."""
+
+    id: str
+    text: str
+    shapes: Mapping[str, str]
+    wrt: str
+    forward: Fn
+    expected: Fn
+    positive: bool = False
+
+
+VEC = {"x": "D"}
+WX = {"W": "C x D", "x": "D"}
+WXT = {"W": "C x D", "x": "D", "t": "C"}
+WXB = {"W": "C x D", "x": "D", "b": "C"}
+XZ = {"x": "D", "z": "D"}
+QUAD = {"A": "D x D", "x": "D"}
+AT = {"A": "D x C", "x": "D"}
+SX = {"s": "1", "x": "D"}
+NET = {"W1": "H x D", "x": "D", "b1": "H", "W2": "C x H", "b2": "C", "t": "C"}
+NET_Y = "h = sigmoid(W1 x + b1); y = W2 h + b2"
+NET_L = NET_Y + "; L = norm(y - t)^2"
+ROW = {"x": "1 x D", "W": "D x C"}
+BATCH = {"X": "N x D", "W": "D x C"}
+
+IDENTITIES = [
+    Case("a^T x", "L = a^T x", {"a": "D", "x": "D"}, "x", lambda v: v["a"] @ v["x"],
+             lambda v: v["a"]),
+    Case("x^T A x", "L = x^T A x", QUAD, "x", lambda v: v["x"] @ v["A"] @ v["x"],
+             lambda v: (v["A"] + v["A"].T) @ v["x"]),
+    Case("x^T A x wrt A", "L = x^T A x", QUAD, "A", lambda v: v["x"] @ v["A"] @ v["x"],
+             lambda v: np.outer(v["x"], v["x"])),
+    Case("0.5 x^T A x", "L = 0.5 x^T A x", QUAD, "x",
+             lambda v: 0.5 * v["x"] @ v["A"] @ v["x"],
+             lambda v: 0.5 * (v["A"] + v["A"].T) @ v["x"]),
+    Case("x^T x", "L = x^T x", VEC, "x", lambda v: v["x"] @ v["x"], lambda v: 2 * v["x"]),
+    Case("a^T X b", "L = a^T X b", {"a": "C", "X": "C x D", "b": "D"}, "X",
+             lambda v: v["a"] @ v["X"] @ v["b"], lambda v: np.outer(v["a"], v["b"])),
+    Case("tr(A X B)", "L = tr(A X B)", {"A": "C x D", "X": "D x E", "B": "E x C"}, "X",
+             lambda v: np.trace(v["A"] @ v["X"] @ v["B"]), lambda v: v["A"].T @ v["B"].T),
+    Case("tr(X^T X)", "L = tr(X^T X)", {"X": "C x D"}, "X",
+             lambda v: np.trace(v["X"].T @ v["X"]), lambda v: 2 * v["X"]),
+    Case("tr(X^T A X)", "L = tr(X^T A X)", {"X": "D x C", "A": "D x D"}, "X",
+             lambda v: np.trace(v["X"].T @ v["A"] @ v["X"]),
+             lambda v: (v["A"] + v["A"].T) @ v["X"]),
+    Case("norm(X)^2", "L = norm(X)^2", {"X": "C x D"}, "X", lambda v: np.sum(v["X"] ** 2),
+             lambda v: 2 * v["X"]),
+    # d (A X B)_{ij} / d X_{kl} = A_{ik} B_{lj}
+    Case("A X B", "Y = A X B", {"A": "C x D", "X": "D x E", "B": "E x F"}, "X",
+             lambda v: v["A"] @ v["X"] @ v["B"],
+             lambda v: np.einsum("ik,lj->ijkl", v["A"], v["B"])),
+    # d y_i / d B_{jk} = A_{ij} (C x)_k
+    Case("A B C x wrt B", "y = A B C x",
+             {"A": "P x Q", "B": "Q x R", "C": "R x S", "x": "S"}, "B",
+             lambda v: v["A"] @ v["B"] @ v["C"] @ v["x"],
+             lambda v: np.einsum("ij,k->ijk", v["A"], v["C"] @ v["x"])),
+    Case("norm(Wx - t)^2 wrt W", "L = norm(W x - t)^2", WXT, "W",
+             lambda v: np.sum((v["W"] @ v["x"] - v["t"]) ** 2),
+             lambda v: 2 * np.outer(v["W"] @ v["x"] - v["t"], v["x"])),
+    Case("norm(Wx - t)^2 wrt x", "L = norm(W x - t)^2", WXT, "x",
+             lambda v: np.sum((v["W"] @ v["x"] - v["t"]) ** 2),
+             lambda v: 2 * v["W"].T @ (v["W"] @ v["x"] - v["t"])),
+    Case("norm(Wx - t) wrt W", "L = norm(W x - t)", WXT, "W",
+             lambda v: np.linalg.norm(v["W"] @ v["x"] - v["t"]),
+             lambda v: np.outer(v["W"] @ v["x"] - v["t"], v["x"])
+             / np.linalg.norm(v["W"] @ v["x"] - v["t"])),
+    Case("norm(x)", "L = norm(x)", VEC, "x", lambda v: np.linalg.norm(v["x"]),
+             lambda v: v["x"] / np.linalg.norm(v["x"])),
+    Case("sigmoid(Wx + b) wrt x", "y = sigmoid(W x + b)", WXB, "x",
+             lambda v: sig(v["W"] @ v["x"] + v["b"]),
+             lambda v: dsig(v["W"] @ v["x"] + v["b"])[:, None] * v["W"]),
+    Case("sigmoid(Wx + b) wrt b", "y = sigmoid(W x + b)", WXB, "b",
+             lambda v: sig(v["W"] @ v["x"] + v["b"]),
+             lambda v: np.diag(dsig(v["W"] @ v["x"] + v["b"]))),
+    # d tanh(z)_i / d W_{jk} = (1 - tanh(z_i)^2) delta_{ij} x_k
+    Case("tanh(Wx) wrt W", "y = tanh(W x)", WX, "W", lambda v: np.tanh(v["W"] @ v["x"]),
+             lambda v: np.einsum("ij,k->ijk", np.diag(1 - np.tanh(v["W"] @ v["x"]) ** 2),
+                                 v["x"])),
+    Case("sum(exp(Wx)) wrt W", "L = sum(exp(W x))", WX, "W",
+             lambda v: np.sum(np.exp(v["W"] @ v["x"])),
+             lambda v: np.outer(np.exp(v["W"] @ v["x"]), v["x"])),
+    Case("exp(x)", "y = exp(x)", VEC, "x", lambda v: np.exp(v["x"]), diag_of(np.exp, "x")),
+    Case("log(x)", "y = log(x)", VEC, "x", lambda v: np.log(v["x"]),
+             diag_of(lambda u: 1 / u, "x"), positive=True),
+    Case("log(a^T x)", "L = log(a^T x)", {"a": "D", "x": "D"}, "x",
+             lambda v: np.log(v["a"] @ v["x"]), lambda v: v["a"] / (v["a"] @ v["x"]),
+             positive=True),
+    Case("sqrt(x)", "y = sqrt(x)", VEC, "x", lambda v: np.sqrt(v["x"]),
+             diag_of(lambda u: 0.5 / np.sqrt(u), "x"), positive=True),
+    Case("relu(Wx)", "y = relu(W x)", WX, "x", lambda v: np.maximum(v["W"] @ v["x"], 0),
+             lambda v: (v["W"] @ v["x"] > 0)[:, None] * v["W"]),
+    Case("softplus(x)", "y = softplus(x)", VEC, "x", lambda v: np.logaddexp(0, v["x"]),
+             diag_of(sig, "x")),
+    Case("sin(x)", "y = sin(x)", VEC, "x", lambda v: np.sin(v["x"]), diag_of(np.cos, "x")),
+    Case("cos(x)", "y = cos(x)", VEC, "x", lambda v: np.cos(v["x"]),
+             diag_of(lambda u: -np.sin(u), "x")),
+    Case("x .* z", "y = x .* z", XZ, "x", lambda v: v["x"] * v["z"], diag_of(np.array, "z")),
+    Case("hadamard(x, z)", "y = hadamard(x, z)", XZ, "z", lambda v: v["x"] * v["z"],
+             diag_of(np.array, "x")),
+    Case("sum(x)", "L = sum(x)", VEC, "x", lambda v: np.sum(v["x"]),
+             lambda v: np.ones_like(v["x"])),
+    Case("2 W x", "y = 2 W x", WX, "x", lambda v: 2 * v["W"] @ v["x"], lambda v: 2 * v["W"]),
+    Case("-W x", "y = -W x", WX, "x", lambda v: -v["W"] @ v["x"], lambda v: -v["W"]),
+    Case("A' x", "y = A' x", AT, "x", lambda v: v["A"].T @ v["x"], lambda v: v["A"].T),
+    Case("A.T x", "y = A.T x", AT, "x", lambda v: v["A"].T @ v["x"], lambda v: v["A"].T),
+    Case("A^T x", "y = A^T x", AT, "x", lambda v: v["A"].T @ v["x"], lambda v: v["A"].T),
+    Case("W @ x", "y = W @ x", WX, "x", lambda v: v["W"] @ v["x"], lambda v: v["W"]),
+    Case("W * x", "y = W * x", WX, "x", lambda v: v["W"] @ v["x"], lambda v: v["W"]),
+    Case("W x (3 x D)", "y = W x", {"W": "3 x D", "x": "D"}, "x", lambda v: v["W"] @ v["x"],
+             lambda v: v["W"]),
+    Case("s x wrt s", "y = s x", SX, "s", lambda v: v["s"] * v["x"], lambda v: v["x"]),
+    Case("s x wrt x", "y = s x", SX, "x", lambda v: v["s"] * v["x"],
+             lambda v: v["s"] * np.eye(v["x"].size)),
+    Case("s^2", "L = s^2", {"s": "1"}, "s", lambda v: v["s"] ** 2, lambda v: 2 * v["s"]),
+    Case("tanh(s x) wrt s", "y = tanh(s x)", SX, "s", lambda v: np.tanh(v["s"] * v["x"]),
+             lambda v: (1 - np.tanh(v["s"] * v["x"]) ** 2) * v["x"]),
+    # d y_i / d W1_{jk} = W2_{ij} sigma'(z_j) x_k
+    Case("net y wrt W1", NET_Y, NET, "W1", lambda v: net_forward(v)[2],
+             lambda v: np.einsum("ij,j,k->ijk", v["W2"], dsig(net_forward(v)[0]), v["x"])),
+    Case("net y wrt x", NET_Y, NET, "x", lambda v: net_forward(v)[2],
+             lambda v: v["W2"] @ np.diag(dsig(net_forward(v)[0])) @ v["W1"]),
+    Case("net loss wrt W1", NET_L, NET, "W1",
+             lambda v: np.sum((net_forward(v)[2] - v["t"]) ** 2),
+             lambda v: np.outer(net_loss_grad_z(v), v["x"])),
+    Case("net loss wrt W2", NET_L, NET, "W2",
+             lambda v: np.sum((net_forward(v)[2] - v["t"]) ** 2),
+             lambda v: np.outer(2 * (net_forward(v)[2] - v["t"]), net_forward(v)[1])),
+    Case("net loss wrt b1", NET_L, NET, "b1",
+             lambda v: np.sum((net_forward(v)[2] - v["t"]) ** 2), net_loss_grad_z),
+    # row vectors: y is 1 x C, stored (1, C); x is 1 x D, stored (1, D)
+    Case("row x W wrt x", "y = x W", ROW, "x", lambda v: v["x"] @ v["W"],
+             lambda v: v["W"].T[None, :, None, :]),
+    Case("row x W wrt W", "y = x W", ROW, "W", lambda v: v["x"] @ v["W"],
+             lambda v: np.einsum("d,ce->cde", v["x"][0], np.eye(v["W"].shape[1]))[None]),
+    # batches: d Y_{nc} / d X_{md} = delta_{nm} W_{dc};  d Y_{nc} / d W_{de} = X_{nd} delta_{ce}
+    Case("batch X W wrt X", "Y = X W", BATCH, "X", lambda v: v["X"] @ v["W"],
+             lambda v: np.einsum("nm,dc->ncmd", np.eye(v["X"].shape[0]), v["W"])),
+    Case("batch X W wrt W", "Y = X W", BATCH, "W", lambda v: v["X"] @ v["W"],
+             lambda v: np.einsum("nd,ce->ncde", v["X"], np.eye(v["W"].shape[1]))),
+]  # fmt: skip
+
+
+@cache
+def derivation(case_id: str) -> derivtex.Derivation:
+    case = BY_ID[case_id]
+    return derivtex.derive(case.text, wrt=case.wrt, shapes=dict(case.shapes))
+
+
+BY_ID = {case.id: case for case in IDENTITIES}
+CASES = [pytest.param(case, id=case.id) for case in IDENTITIES]
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(IDENTITIES) >= 30
+    assert len(BY_ID) == len(IDENTITIES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_evaluate_matches_textbook_and_finite_differences(case: Case) -> None:
+    d = derivation(case.id)
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    for draw in range(3):
+        values = random_values(case.shapes, rng, case.positive)
+        got = d.evaluate(values)
+        want = np.asarray(case.expected(values), dtype=float)
+        fd = central_differences(case.forward, values, case.wrt)
+        assert_close(fd, want, f"{case.id} draw {draw}: the textbook formula vs differences")
+        assert_close(got, want, f"{case.id} draw {draw}: derivtex vs the textbook formula")
+        assert_close(got, fd, f"{case.id} draw {draw}: derivtex vs finite differences")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_verify_passes(case: Case) -> None:
+    report = derivation(case.id).verify()
+    assert report.exact
+    assert report.max_error <= report.tolerance
+
+
+# -- matrix forms as sympy objects ---------------------------------------------------------------
+def dim(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, positive=True, integer=True)
+
+
+C, D, E, M, N = map(dim, "CDEMN")
+A_dd = MatrixSymbol("A", D, D)
+W_cd = MatrixSymbol("W", C, D)
+x_d, t_c = MatrixSymbol("x", D, 1), MatrixSymbol("t", C, 1)
+
+MATRIX_FORMS = [
+    ("y = W x", WX, "x", W_cd),
+    ("y = V W x", {"V": "N x M", "W": "M x D", "x": "D"}, "x",
+     MatMul(MatrixSymbol("V", N, M), MatrixSymbol("W", M, D))),
+    ("L = x^T A x", QUAD, "x", MatMul(MatAdd(A_dd, Transpose(A_dd)), x_d)),
+    ("L = a^T X b", {"a": "C", "X": "C x D", "b": "D"}, "X",
+     MatMul(MatrixSymbol("a", C, 1), Transpose(MatrixSymbol("b", D, 1)))),
+    ("L = norm(W x - t)^2", WXT, "W", MatMul(2, MatAdd(W_cd * x_d, -t_c), x_d.T)),
+    ("L = norm(W x - t)^2", WXT, "x", MatMul(2, W_cd.T, MatAdd(W_cd * x_d, -t_c))),
+    ("L = tr(A X B)", {"A": "C x D", "X": "D x E", "B": "E x C"}, "X",
+     MatrixSymbol("A", C, D).T * MatrixSymbol("B", E, C).T),
+    ("L = tr(X^T X)", {"X": "C x D"}, "X", 2 * MatrixSymbol("X", C, D)),
+    ("y = s x", SX, "x", sympy.Symbol("s") * Identity(D)),
+    ("y = x .* z", XZ, "x", sympy.DiagMatrix(MatrixSymbol("z", D, 1))),
+    ("y = 2 W x", WX, "x", 2 * W_cd),
+    ("y = A^T x", AT, "x", MatrixSymbol("A", D, C).T),
+]  # fmt: skip
+
+
+def explicit(expr: sympy.Basic, sizes: Mapping[sympy.Symbol, int]) -> sympy.Matrix:
+    return sympy.Matrix(expr.subs(sizes).as_explicit())
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes", "wrt", "want"),
+    [pytest.param(*case, id=f"{case[0]} wrt {case[2]}") for case in MATRIX_FORMS],
+)
+def test_matrix_form(text: str, shapes: dict, wrt: str, want: sympy.MatrixExpr) -> None:
+    got = derivtex.derive(text, wrt=wrt, shapes=shapes).result
+    assert isinstance(got, sympy.MatrixExpr)
+    assert got.shape == want.shape
+    if got == want or got.doit() == want.doit():
+        return
+    sizes = {C: 2, D: 3, E: 2, M: 3, N: 2}
+    difference = explicit(got, sizes) - explicit(want, sizes)
+    assert difference.applyfunc(sympy.simplify) == sympy.zeros(*difference.shape)
+
+
+def test_denominator_layout_of_a_row_vector_is_w() -> None:
+    d = derivtex.derive("y = x W", wrt="x", shapes=ROW, layout="denominator")
+    assert d.result == MatrixSymbol("W", D, C)
+
+
+# -- verification catches a wrong result ----------------------------------------------------------
+W_, i, j = sympy.IndexedBase("W"), sympy.Symbol("i", integer=True), sympy.Symbol("j", integer=True)
+
+
+def tampered(d: derivtex.Derivation, *terms: Term, matrix: sympy.Basic | None = None):
+    index = dataclasses.replace(d.index, terms=terms)
+    return dataclasses.replace(d, index=index, matrix=d.matrix if matrix is None else matrix)
+
+
+@pytest.mark.parametrize(
+    ("make_terms", "matrix"),
+    [
+        (lambda: (Term(2 * W_[i, j]),), None),  # wrong factor
+        (lambda: (Term(W_[j, i]),), None),  # transposed: a square W, so shapes still fit
+        (lambda: (Term(W_[i, j]), Term(KroneckerDelta(i, j))), None),  # an extra term
+        (lambda: (Term(W_[i, j]),), 2 * MatrixSymbol("W", D, D)),  # right index form, wrong matrix
+    ],
+    ids=["factor", "transposed", "extra-term", "matrix-form"],
+)
+def test_verify_raises_on_a_wrong_result(make_terms, matrix) -> None:
+    d = derivtex.derive("y = W x", wrt="x", shapes={"W": "D x D", "x": "D"})
+    assert d.index.terms == (Term(W_[i, j]),)
+    bad = tampered(d, *make_terms(), matrix=matrix)
+    with pytest.raises(derivtex.VerificationError) as err:
+        bad.verify()
+    assert isinstance(err.value, derivtex.DerivtexError)
+    assert "hint:" in str(err.value)
+
+
+def test_numeric_check_alone_catches_a_wrong_evaluation() -> None:
+    """A wrong index form is caught even where the exact check is skipped (it runs first here)."""
+    d = derivtex.derive("y = tanh(W x)", wrt="x", shapes=WX)
+    bad = tampered(d, *(Term(2 * t.factor, t.sums) for t in d.index.terms))
+    with pytest.raises(derivtex.VerificationError):
+        bad.verify()
+
+
+# -- known bugs (recorded, not fixed here) ----------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="matrixform._factor_right builds MatAdd of scalar heads (c/n and n/c): "
+    "'Mix of Matrix and Scalar symbols'",
+)
+def test_bug_product_of_two_norms() -> None:
+    d = derivtex.derive("L = norm(x) norm(x)", wrt="x", shapes=VEC)
+    values = {"x": np.array([1.0, -2.0, 0.5])}
+    assert_close(d.evaluate(values), 2 * values["x"], "d ||x||^2 / dx")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=derivtex.VerificationError,
+    reason="verify.random_values draws positive values only when log/sqrt is a definition's "
+    "top-level op; log inside sum() gets negative values and a nan finite difference",
+)
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+def test_bug_verify_log_inside_sum() -> None:
+    derivtex.derive("L = sum(log(x))", wrt="x", shapes=VEC).verify()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="verify draws negative values for a fractional power s^0.5; the exact/numeric check "
+    "then fails with a raw TypeError (complex to float) instead of passing",
+)
+def test_bug_verify_fractional_power() -> None:
+    derivtex.derive("L = s^0.5", wrt="s", shapes={"s": "1"}).verify()
