@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .api import Derivation, derive
+from .compile import compile_pdf
+from .render import render
 from .errors import (
     CycleError,
     DerivtexError,
@@ -37,5 +39,7 @@ __all__ = [
     "VerificationError",
     "WrtError",
     "__version__",
+    "compile_pdf",
     "derive",
+    "render",
 ]

@@ -143,7 +143,7 @@ def test_4_verifies(example4: derivtex.Derivation) -> None:
     check_verifies(example4)
 
 
-# -- 5. the chain rule: y = V W x -------------------------------------------------------------------
+# -- 5. the chain rule: y = V W x ------------------------------------------------------------------
 CHAIN = {"V": "N x M", "W": "M x D", "x": "D"}
 
 
