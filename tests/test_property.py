@@ -1,0 +1,174 @@
+"""Random well-shaped expressions: derivtex's Jacobian against finite differences of numpy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import derivtex
+
+Env = Mapping[str, np.ndarray]
+
+# Declared inputs: A, B are D x D; x, y are D; s is a scalar.
+SHAPES = {"A": "D x D", "B": "D x D", "x": "D", "y": "D", "s": "1"}
+# Kinds: M a D x D matrix (numpy (D, D)), V a column (D,), R a row 1 x D (1, D), S a scalar ().
+KINDS = ("M", "V", "R", "S")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Source text and the same expression as a numpy function of the inputs."""
+
+    text: str
+    fn: Callable[[Env], np.ndarray]
+
+
+def sigmoid(u: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+FUNCS = {"tanh": np.tanh, "sigmoid": sigmoid, "exp": np.exp, "sin": np.sin}
+CONSTANTS = ("2", "0.5", "3")
+
+
+def leaf(name: str) -> Expr:
+    return Expr(name, lambda e: e[name])
+
+
+LEAVES = {
+    "M": [leaf("A"), leaf("B")],
+    "V": [leaf("x"), leaf("y")],
+    "R": [Expr("x^T", lambda e: e["x"][None, :]), Expr("y'", lambda e: e["y"][None, :])],
+    "S": [leaf("s")],
+}
+
+
+def transpose(a: Expr, kind: str, suffix: str) -> Expr:
+    flip = {"M": lambda u: u.T, "V": lambda u: u[None, :], "R": lambda u: u.reshape(-1)}[kind]
+    return Expr(f"({a.text}){suffix}", lambda e: flip(a.fn(e)))
+
+
+def binary(a: Expr, op: str, b: Expr, fn: Callable) -> Expr:
+    return Expr(f"({a.text} {op} {b.text})", lambda e: fn(a.fn(e), b.fn(e)))
+
+
+def product(a: Expr, op: str, b: Expr) -> Expr:
+    """A matrix product written as `@`, `*` or juxtaposition; numpy's @ or a scalar product."""
+    return Expr(f"({a.text}){op}({b.text})", lambda e: np.asarray(a.fn(e)) @ b.fn(e))
+
+
+def scaled(c: Expr, a: Expr) -> Expr:
+    return Expr(f"({c.text}) ({a.text})", lambda e: c.fn(e) * a.fn(e))
+
+
+def constant(value: str, a: Expr) -> Expr:
+    return Expr(f"{value} ({a.text})", lambda e: float(value) * a.fn(e))
+
+
+def apply(func: str, a: Expr) -> Expr:
+    return Expr(f"{func}({a.text})", lambda e: FUNCS[func](a.fn(e)))
+
+
+def reduce(text: str, a: Expr, fn: Callable) -> Expr:
+    return Expr(text.format(a.text), lambda e: fn(a.fn(e)))
+
+
+@st.composite
+def expr(draw: st.DrawFn, kind: str, depth: int) -> Expr:
+    """A random expression of the given kind, at most `depth` operations deep."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(LEAVES[kind]))
+    sub = lambda k: expr(k, depth - 1)  # noqa: E731
+    product_op = st.sampled_from([" ", " @ ", " * "])
+    same = [
+        st.builds(binary, sub(kind), st.just("+"), sub(kind), st.just(np.add)),
+        st.builds(binary, sub(kind), st.just("-"), sub(kind), st.just(np.subtract)),
+        st.builds(constant, st.sampled_from(CONSTANTS), sub(kind)),
+        st.builds(lambda a: Expr(f"-({a.text})", lambda e: -a.fn(e)), sub(kind)),
+        st.builds(scaled, sub("S"), sub(kind)),
+        st.builds(apply, st.sampled_from(sorted(FUNCS)), sub(kind)),
+    ]
+    if kind != "S":
+        same += [
+            st.builds(binary, sub(kind), st.just(".*"), sub(kind), st.just(np.multiply)),
+            st.builds(
+                lambda a, b: Expr(f"hadamard({a.text}, {b.text})", lambda e: a.fn(e) * b.fn(e)),
+                sub(kind),
+                sub(kind),
+            ),
+        ]
+    suffixes = st.sampled_from(["^T", "'", ".T"])
+    by_kind = {
+        "M": [
+            st.builds(product, sub("M"), product_op, sub("M")),
+            st.builds(product, sub("V"), product_op, sub("R")),  # an outer product
+            st.builds(transpose, sub("M"), st.just("M"), suffixes),
+        ],
+        "V": [
+            st.builds(product, sub("M"), product_op, sub("V")),
+            st.builds(transpose, sub("R"), st.just("R"), suffixes),
+        ],
+        "R": [
+            st.builds(product, sub("R"), product_op, sub("M")),
+            st.builds(transpose, sub("V"), st.just("V"), suffixes),
+        ],
+        "S": [
+            st.builds(lambda a, b: product(a, " ", b), sub("R"), sub("V")),
+            st.builds(reduce, st.just("sum({})"), sub("V"), st.just(np.sum)),
+            st.builds(reduce, st.just("sum({})"), sub("M"), st.just(np.sum)),
+            st.builds(reduce, st.just("tr({})"), sub("M"), st.just(np.trace)),
+            st.builds(reduce, st.just("norm({})^2"), sub("V"), st.just(lambda u: np.sum(u**2))),
+            st.builds(reduce, st.just("norm({})^2"), sub("M"), st.just(lambda u: np.sum(u**2))),
+        ],
+    }
+    return draw(st.one_of(*same, *by_kind[kind]))
+
+
+def inputs_in(text: str) -> list[str]:
+    return sorted(set(re.findall(r"[A-Za-z_]\w*", text)) & set(SHAPES))
+
+
+def values(sizes: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    dims = {"D x D": (sizes, sizes), "D": (sizes,), "1": ()}
+    return {name: rng.normal(0.0, 0.6, dims[shape]) for name, shape in SHAPES.items()}
+
+
+def central_differences(f: Callable[[Env], np.ndarray], env: Env, wrt: str, h: float = 1e-6):
+    base = np.asarray(env[wrt], dtype=float)
+    out = np.asarray(f(env), dtype=float)
+    jac = np.zeros(out.shape + base.shape)
+    for pos in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[pos] = h
+        plus = np.asarray(f({**env, wrt: base + step}))
+        minus = np.asarray(f({**env, wrt: base - step}))
+        jac[(..., *pos)] = (plus - minus) / (2 * h)
+    return jac
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[Expr, str]:
+    kind = draw(st.sampled_from(KINDS))
+    e = draw(expr(kind, 3))
+    wrt = draw(st.sampled_from(inputs_in(e.text)))
+    return e, wrt
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.integers(2, 5), st.integers(0, 2**32 - 1))
+def test_evaluate_matches_finite_differences(problem: tuple[Expr, str], size: int, seed: int):
+    e, wrt = problem
+    d = derivtex.derive(f"out = {e.text}", wrt=wrt, shapes=SHAPES)
+    env = values(size, seed)
+    got = d.evaluate(env)
+    want = central_differences(e.fn, env, wrt)
+    assert got.shape == want.shape, (e.text, wrt)
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale, err_msg=e.text)
+    assert d.result is not None

@@ -1,0 +1,193 @@
+"""Rendering and building handouts: golden .tex, real PDFs read back, safety of user text."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import derivtex
+from derivtex.cli import main
+from derivtex.compile import compile_pdf, tex_available
+from derivtex.render import render, section
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+needs_tex = pytest.mark.skipif(not tex_available(), reason="no TeX engine (latexmk/pdflatex)")
+
+REFERENCE = {
+    "matrix-times-column": ("y = W x", {"W": "C x D", "x": "D"}, "x", {"y": 3, "x": 7}),
+    "row-times-matrix": ("y = x W", {"x": "1 x D", "W": "D x C"}, "x", {"y": 3, "x": 7}),
+    "derivative-by-a-matrix": ("y = x W", {"x": "1 x D", "W": "D x C"}, "W", {"W": (7, 8)}),
+    "multiple-data-points": ("Y = X W", {"X": "N x D", "W": "D x C"}, "X", None),
+    "chain-rule": ("y = V W x", {"V": "C x M", "W": "M x D", "x": "D"}, "x", None),
+}
+
+
+def _derive(name: str) -> derivtex.Derivation:
+    text, shapes, wrt, example = REFERENCE[name]
+    return derivtex.derive(text, wrt, shapes, example=example)
+
+
+def pdf_text(pdf: Path) -> str:
+    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True)
+    return " ".join(out.stdout.decode().split())
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_golden_tex(name: str, update_golden: bool) -> None:
+    tex = render(_derive(name), title=name)
+    path = GOLDEN / f"{name}.tex"
+    if update_golden:
+        path.write_text(tex)
+    assert path.exists(), "run pytest --update-golden once and review the new files"
+    assert tex == path.read_text()
+
+
+@needs_tex
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # the expansion, the marked term, the per-term partial and the result of section 1
+        ("matrix-times-column", ["Sum expansion", "Per-term partial", "Jacobian assembly", "W3,7"]),
+        ("row-times-matrix", ["numerator layout", "Arranged the other way", "W7,3"]),
+        ("derivative-by-a-matrix", ["Tensor structure", "Fi,j,i", "Gi,j", "every other entry"]),
+        ("multiple-data-points", ["Stacked data points", "unless the rows match"]),
+        ("chain-rule", ["Chain rule", "local derivatives", "V W"]),
+    ],
+)
+def test_reference_pdf_text(tmp_path: Path, name: str, expected: list[str]) -> None:
+    tex = tmp_path / f"{name}.tex"
+    tex.write_text(render(_derive(name), title=name))
+    result = compile_pdf(tex)
+    text = " ".join(pdf_text(result.pdf).split())
+    for fragment in expected:
+        assert fragment in text, fragment
+    assert not [w for w in result.warnings if w.startswith("Overfull")]
+
+
+@needs_tex
+def test_cli_derive_writes_pdf_and_is_deterministic(tmp_path: Path) -> None:
+    args = ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "--name", "h"]
+    runner = CliRunner()
+    first = runner.invoke(main, [*args, "-o", str(tmp_path / "a")])
+    second = runner.invoke(main, [*args, "-o", str(tmp_path / "b")])
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    a, b = tmp_path / "a" / "h.pdf", tmp_path / "b" / "h.pdf"
+    assert str(a) in first.output
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_cli_tex_only_and_bad_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(
+        main, ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "--tex-only",
+               "-o", str(tmp_path)],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "dy-dx.tex").exists() and not (tmp_path / "dy-dx.pdf").exists()
+    bad = runner.invoke(main, ["derive", "y = W x +", "--wrt", "x", "-s", "W=C x D", "-s", "x=D"])
+    assert bad.exit_code == 2
+    assert "Traceback" not in bad.output
+    assert "^" in bad.output and "hint:" in bad.output
+
+
+def test_no_tex_message_and_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no latexmk on an empty PATH
+    result = CliRunner().invoke(
+        main, ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "-o",
+               str(tmp_path)],
+    )
+    assert result.exit_code == 1
+    assert "texlive-latex-base" in result.output
+    assert (tmp_path / "dy-dx.tex").exists()
+
+
+HOSTILE = [r"\input{/etc/passwd}", r"\write18{touch /tmp/derivtex-pwned}", "100% # _ & $ ~ ^",
+           "Ünïcödé — 微分 🎉", "{unbalanced"]
+
+
+@needs_tex
+def test_hostile_titles_are_escaped(tmp_path: Path) -> None:
+    d = _derive("matrix-times-column")
+    sections = [section(d, title=t, intro=t) for t in HOSTILE]
+    tex = tmp_path / "hostile.tex"
+    tex.write_text(render(sections, title=HOSTILE[0], author=HOSTILE[1], intro=HOSTILE[2]))
+    result = compile_pdf(tex)
+    text = pdf_text(result.pdf)
+    assert "root:" not in text
+    assert "input{/etc/passwd}" in text.replace("\\", "")
+    assert not Path("/tmp/derivtex-pwned").exists()
+    assert "100% # _ & $" in text
+
+
+@needs_tex
+def test_user_template_override(tmp_path: Path) -> None:
+    user = tmp_path / "tpl" / "steps"
+    user.mkdir(parents=True)
+    (user / "summary.tex.j2").write_text("\\paragraph{Custom summary.} << step.layout >>\n")
+    tex = tmp_path / "o.tex"
+    tex.write_text(render(_derive("matrix-times-column"), templates=tmp_path / "tpl"))
+    text = pdf_text(compile_pdf(tex).pdf)
+    assert "Custom summary. numerator" in text
+    assert "Verified" not in text
+
+
+def test_wheel_ships_templates(tmp_path: Path) -> None:
+    """After a plain (non-editable) install the built-in templates are found."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(wheels), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    target = tmp_path / "site"
+    (wheel,) = wheels.glob("derivtex-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+         str(wheel)],
+        check=True, capture_output=True,
+    )
+    code = (
+        "import derivtex, pathlib; "
+        "assert 'site' in pathlib.Path(derivtex.__file__).parts[-3]; "
+        "print(derivtex.render(derivtex.derive('y = W x', 'x', {'W': 'C x D', 'x': 'D'}))[:60])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "documentclass" in out.stdout
+
+
+def test_export_templates_cli(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["templates", "export", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "steps" / "chain_rule.tex.j2").exists()
+    again = CliRunner().invoke(main, ["templates", "export", str(tmp_path / "t")])
+    assert again.exit_code != 0
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    assert derivtex.__version__ in runner.invoke(main, ["--version"]).output
+    for cmd in (["--help"], ["derive", "--help"], ["plan", "--help"], ["build", "--help"]):
+        result = runner.invoke(main, cmd)
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_repr_latex() -> None:
+    assert _derive("matrix-times-column")._repr_latex_() == "$W$"
+
+
+def test_module_entry_point() -> None:
+    out = subprocess.run([sys.executable, "-m", "derivtex", "--version"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0 and "derivtex" in out.stdout
+    assert shutil.which("python3")
