@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .api import Derivation, derive
 from .compile import compile_pdf
-from .render import render
 from .errors import (
     CycleError,
     DerivtexError,
@@ -20,6 +19,7 @@ from .errors import (
     VerificationError,
     WrtError,
 )
+from .render import render
 
 __version__ = "0.1.0"
 

@@ -23,8 +23,9 @@ class CliError(click.ClickException):
         self.exit_code = error.exit_code
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
-        click.echo(self.message if self.message.startswith("error") else f"error: {self.message}",
-                   err=True)
+        click.echo(
+            self.message if self.message.startswith("error") else f"error: {self.message}", err=True
+        )
 
 
 def _run(fn, *args, **kwargs):
@@ -39,7 +40,9 @@ def _shapes(values: tuple[str, ...]) -> dict[str, str]:
     for item in values:
         name, sep, shape = item.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{item!r}: write NAME=SHAPE, e.g. \"W=C x D\"", param_hint="--shape")
+            raise click.BadParameter(
+                f'{item!r}: write NAME=SHAPE, e.g. "W=C x D"', param_hint="--shape"
+            )
         shapes[name.strip()] = shape.strip()
     return shapes
 
@@ -53,8 +56,9 @@ def _example(text: str | None) -> dict[str, tuple[int, ...]] | None:
         try:
             out[name.strip()] = tuple(int(i) for i in idx.replace(" ", ",").split(",") if i)
         except ValueError:
-            raise click.BadParameter(f"{part!r}: write e.g. \"y=3,x=7\" or \"y=3;W=7 8\"",
-                                     param_hint="--example") from None
+            raise click.BadParameter(
+                f'{part!r}: write e.g. "y=3,x=7" or "y=3;W=7 8"', param_hint="--example"
+            ) from None
         if not sep:
             raise click.BadParameter(f"{part!r}: write NAME=INDEX", param_hint="--example")
     return out
@@ -68,10 +72,19 @@ def _derive(text, wrt, shape, layout, example):
 
 def _common(fn):
     fn = click.option("--example", help='Worked components, e.g. "y=3,x=7".')(fn)
-    fn = click.option("--layout", type=click.Choice(("numerator", "denominator")),
-                      default="numerator", show_default=True)(fn)
-    fn = click.option("--shape", "-s", multiple=True, metavar="NAME=SHAPE",
-                      help='A declared shape, e.g. "W=C x D", "x=D", "x=1 x D" (repeatable).')(fn)
+    fn = click.option(
+        "--layout",
+        type=click.Choice(("numerator", "denominator")),
+        default="numerator",
+        show_default=True,
+    )(fn)
+    fn = click.option(
+        "--shape",
+        "-s",
+        multiple=True,
+        metavar="NAME=SHAPE",
+        help='A declared shape, e.g. "W=C x D", "x=D", "x=1 x D" (repeatable).',
+    )(fn)
     fn = click.option("--wrt", required=True, help="The input to differentiate by.")(fn)
     return click.argument("text")(fn)
 
@@ -128,41 +141,92 @@ def _step_json(step, d) -> dict:
             return {f: convert(getattr(value, f)) for f in value.__slots__}
         return str(value)
 
-    return {"kind": step.kind, "justification": step.justification,
-            **{k: convert(v) for k, v in _fields(step)}}
+    return {
+        "kind": step.kind,
+        "justification": step.justification,
+        **{k: convert(v) for k, v in _fields(step)},
+    }
 
 
 @main.command()
 @_common
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("build"), show_default=True, help="Output folder.")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Output folder.",
+)
 @click.option("--name", help="File name without extension (default: from the output and wrt).")
 @click.option("--title", help="The handout's title.")
 @click.option("--tex-only", is_flag=True, help="Write the .tex only; do not run TeX.")
 @click.option("--png", is_flag=True, help="Also write page images (PNG) next to the PDF.")
 @click.option("--vectors", type=click.Choice(VECTORS), default="arrow", show_default=True)
-@click.option("--templates", type=click.Path(file_okay=False, path_type=Path),
-              help="A folder of templates that override the built-in ones by name.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
-              help="Seconds before the TeX run is stopped.")
-def derive(text, wrt, shape, layout, example, out_dir, name, title, tex_only, png, vectors,
-           templates, timeout) -> None:
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of templates that override the built-in ones by name.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds before the TeX run is stopped.",
+)
+def derive(
+    text,
+    wrt,
+    shape,
+    layout,
+    example,
+    out_dir,
+    name,
+    title,
+    tex_only,
+    png,
+    vectors,
+    templates,
+    timeout,
+) -> None:
     """Write the worked derivation as .tex and compile it to PDF."""
     from .handout import write_handout
 
     d = _derive(text, wrt, shape, layout, example)
-    paths = _run(write_handout, d, out_dir, name=name, title=title, tex_only=tex_only, png=png,
-                 vectors=vectors, templates=templates, timeout=timeout)
+    paths = _run(
+        write_handout,
+        d,
+        out_dir,
+        name=name,
+        title=title,
+        tex_only=tex_only,
+        png=png,
+        vectors=vectors,
+        templates=templates,
+        timeout=timeout,
+    )
     for path in paths:
         click.echo(str(path))
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("build"), show_default=True)
-@click.option("--mode", type=click.Choice(("solutions", "exercises", "both")), default="solutions",
-              show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+)
+@click.option(
+    "--mode",
+    type=click.Choice(("solutions", "exercises", "both")),
+    default="solutions",
+    show_default=True,
+)
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel builds (default: cores).")
 @click.option("--strict", is_flag=True, help="Fail on TeX warnings such as overfull boxes.")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
@@ -171,8 +235,16 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
     """Build a PDF for each spec file (a folder means every *.toml in it)."""
     from .build import build_specs
 
-    code = _run(build_specs, paths, out_dir, mode=mode, jobs=jobs, strict=strict, force=force,
-                timeout=timeout)
+    code = _run(
+        build_specs,
+        paths,
+        out_dir,
+        mode=mode,
+        jobs=jobs,
+        strict=strict,
+        force=force,
+        timeout=timeout,
+    )
     sys.exit(code)
 
 

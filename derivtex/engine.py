@@ -33,9 +33,7 @@ def split(shape: Shape, idx: Idx) -> tuple[sympy.Expr | None, sympy.Expr | None]
 
 
 def join(shape: Shape, row: sympy.Expr | None, col: sympy.Expr | None) -> Idx:
-    return tuple(
-        i for i, d in ((row, shape.rows), (col, shape.cols)) if d != ONE and i is not None
-    )
+    return tuple(i for i, d in ((row, shape.rows), (col, shape.cols)) if d != ONE and i is not None)
 
 
 def deltas(a: Idx, b: Idx) -> sympy.Expr:
@@ -106,7 +104,9 @@ class Engine:
                 return self._reduce(op, lambda a, i: self.value(a, i))
             case ir.Reduce(kind="norm", arg=a):
                 # For display only: the derivative goes through the norm's own name.
-                squares = self._reduce(ir.Reduce("sum", a), lambda b, i: T.mul(*[self.value(b, i)] * 2))
+                squares = self._reduce(
+                    ir.Reduce("sum", a), lambda b, i: T.mul(*[self.value(b, i)] * 2)
+                )
                 return T.single(sympy.sqrt(T.to_sympy(squares)))
         raise AssertionError(f"no component form for {op!r}")
 
@@ -114,7 +114,10 @@ class Engine:
         left, right = op.left, op.right
         row, col = split(op.shape, idx)
         inner = self.fresh() if left.shape.cols != ONE else None
-        out = T.mul(left_fn(left, join(left.shape, row, inner)), right_fn(right, join(right.shape, inner, col)))
+        out = T.mul(
+            left_fn(left, join(left.shape, row, inner)),
+            right_fn(right, join(right.shape, inner, col)),
+        )
         return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
 
     def _reduce(self, op: ir.Reduce, fn) -> T.Terms:

@@ -41,7 +41,10 @@ class InputError(DerivtexError):
             line_end = self.source.find("\n", self.column)
             line = self.source[line_start : None if line_end < 0 else line_end]
             col = self.column - line_start
-            parts += [f"  {line}", "  " + " " * col + "^" * min(self.length, max(1, len(line) - col))]
+            parts += [
+                f"  {line}",
+                "  " + " " * col + "^" * min(self.length, max(1, len(line) - col)),
+            ]
         if self.hint:
             parts.append(f"hint: {self.hint}")
         return "\n".join(parts)

@@ -9,8 +9,7 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from . import ir
-from . import mexpr
+from . import ir, mexpr
 from .engine import IndexDerivative, split
 from .shapes import ONE, Shape
 from .terms import Term
@@ -102,9 +101,7 @@ def substitute_auto(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
     for definition in graph.definitions:
         if definition.auto:
             env[definition.name] = mexpr.of_op(definition.op, env)
-    mapping = {
-        mexpr.symbol(name, graph.shape_of(name)): value for name, value in env.items()
-    }
+    mapping = {mexpr.symbol(name, graph.shape_of(name)): value for name, value in env.items()}
     return expr.xreplace(mapping) if mapping else expr
 
 

@@ -305,8 +305,11 @@ def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
     if b is not NUMPY:
         return expr.xreplace(values).xreplace(dims)
     dummies = {atom: sympy.Dummy() for atom in values}
-    f = sympy.lambdify(list(dummies.values()), expr.xreplace(dummies).xreplace(dims),
-                       modules=[NUMPY_FUNCS, "numpy"])
+    f = sympy.lambdify(
+        list(dummies.values()),
+        expr.xreplace(dummies).xreplace(dims),
+        modules=[NUMPY_FUNCS, "numpy"],
+    )
     return float(f(*(values[a] for a in dummies)))
 
 

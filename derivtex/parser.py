@@ -73,7 +73,8 @@ class _Parser:
         tok = self.tok
         if tok.kind != "NAME" or self.tokens[self.pos + 1].text != "=":
             raise self.error(
-                "a statement must start with 'name ='", hint="write e.g. 'y = W x' or 'm = W x; y = V m'"
+                "a statement must start with 'name ='",
+                hint="write e.g. 'y = W x' or 'm = W x; y = V m'",
             )
         self.pos += 2
         return n.Statement(tok.text, self.expr(), n.Span(tok.start, len(tok.text)))
@@ -136,7 +137,8 @@ class _Parser:
             sign = -1
         if self.tok.kind != "NUMBER":
             raise self.error(
-                "an exponent must be a number or T", hint="write 's^2' for a power, 'A^T' to transpose"
+                "an exponent must be a number or T",
+                hint="write 's^2' for a power, 'A^T' to transpose",
             )
         value = sign * sympy.Rational(self.advance().text)
         if paren:

@@ -51,7 +51,9 @@ def section(
         if not df.auto
     )
     inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
-    asked = sympy.Derivative(symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False)
+    asked = sympy.Derivative(
+        symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False
+    )
     heading = title or f"The derivative of {d.output} by {d.wrt}"
     return Section(heading, intro, statements, inputs, asked, d.layout, d.steps, note)
 

@@ -90,9 +90,7 @@ def rename_sums(terms: Terms, names: Iterable[sympy.Symbol] | None = None, fresh
     for t in terms:
         pool = iter(names) if names is not None else None
         mapping = {k: (next(pool) if pool is not None else fresh()) for k, _ in t.sums}
-        out.append(
-            Term(t.factor.xreplace(mapping), tuple((mapping[k], d) for k, d in t.sums))
-        )
+        out.append(Term(t.factor.xreplace(mapping), tuple((mapping[k], d) for k, d in t.sums)))
     return tuple(out)
 
 

@@ -134,8 +134,8 @@ class _Lowerer:
     def binop(self, node: n.BinOp) -> ir.Op:
         left, right = self.lower(node.left), self.lower(node.right)
         sa, sb = left.shape, right.shape
-        if node.op == "matmul":
-            return self.matmul(node, left, right)
+        if node.op == "matmul" or (node.op == "hadamard" and (sa.is_scalar or sb.is_scalar)):
+            return self.matmul(node, left, right)  # a scalar times anything is a scalar multiple
         if (sa.rows, sa.cols) != (sb.rows, sb.cols):
             what = "cannot add" if node.op in "+-" else "elementwise product of different shapes"
             raise self.operands_error(

@@ -73,7 +73,9 @@ def exact_check(p: Problem, dims: N.Dims) -> None:
     out, wrt = env[p.graph.output], env[p.wrt]
     expected = [[sympy.diff(o, w) for w in wrt] for o in out]
     index_env = _index_env(p.graph, env)
-    for (oi, o_idx), (wi, w_idx) in itertools.product(_positions(p, True, dims), _positions(p, False, dims)):
+    for (oi, o_idx), (wi, w_idx) in itertools.product(
+        _positions(p, True, dims), _positions(p, False, dims)
+    ):
         got = _index_value(p.index, o_idx + w_idx, index_env, dims)
         _same(got, expected[oi][wi], f"d{p.graph.output}{o_idx}/d{p.wrt}{w_idx}")
     if p.matrix is not None and p.target is not None:
@@ -146,7 +148,9 @@ def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> di
     values = {}
     for name, shape in graph.inputs:
         full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
-        np_shape = full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
+        np_shape = (
+            full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
+        )
         values[name] = rng.uniform(0.5, 1.5, np_shape) if positive else rng.normal(0, 0.7, np_shape)
     return values
 

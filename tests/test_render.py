@@ -86,8 +86,20 @@ def test_cli_derive_writes_pdf_and_is_deterministic(tmp_path: Path) -> None:
 def test_cli_tex_only_and_bad_input(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(
-        main, ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "--tex-only",
-               "-o", str(tmp_path)],
+        main,
+        [
+            "derive",
+            "y = W x",
+            "--wrt",
+            "x",
+            "-s",
+            "W=C x D",
+            "-s",
+            "x=D",
+            "--tex-only",
+            "-o",
+            str(tmp_path),
+        ],
     )
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "dy-dx.tex").exists() and not (tmp_path / "dy-dx.pdf").exists()
@@ -100,16 +112,21 @@ def test_cli_tex_only_and_bad_input(tmp_path: Path) -> None:
 def test_no_tex_message_and_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no latexmk on an empty PATH
     result = CliRunner().invoke(
-        main, ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "-o",
-               str(tmp_path)],
+        main,
+        ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "-o", str(tmp_path)],
     )
     assert result.exit_code == 1
     assert "texlive-latex-base" in result.output
     assert (tmp_path / "dy-dx.tex").exists()
 
 
-HOSTILE = [r"\input{/etc/passwd}", r"\write18{touch /tmp/derivtex-pwned}", "100% # _ & $ ~ ^",
-           "Ünïcödé — 微分 🎉", "{unbalanced"]
+HOSTILE = [
+    r"\input{/etc/passwd}",
+    r"\write18{touch /tmp/derivtex-pwned}",
+    "100% # _ & $ ~ ^",
+    "Ünïcödé — 微分 🎉",
+    "{unbalanced",
+]
 
 
 @needs_tex
@@ -142,16 +159,37 @@ def test_wheel_ships_templates(tmp_path: Path) -> None:
     """After a plain (non-editable) install the built-in templates are found."""
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     target = tmp_path / "site"
     (wheel,) = wheels.glob("derivtex-*.whl")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-         str(wheel)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
     )
     code = (
         "import derivtex, pathlib; "
@@ -159,7 +197,10 @@ def test_wheel_ships_templates(tmp_path: Path) -> None:
         "print(derivtex.render(derivtex.derive('y = W x', 'x', {'W': 'C x D', 'x': 'D'}))[:60])"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr
@@ -187,7 +228,8 @@ def test_repr_latex() -> None:
 
 
 def test_module_entry_point() -> None:
-    out = subprocess.run([sys.executable, "-m", "derivtex", "--version"], capture_output=True,
-                         text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "derivtex", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0 and "derivtex" in out.stdout
     assert shutil.which("python3")

@@ -1,0 +1,496 @@
+"""Build spec files into PDF handouts: incremental, in parallel, one report line per spec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import sympy
+
+from . import __version__
+from .api import derive
+from .compile import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
+from .errors import DerivtexError, InputError, SpecError, TexNotFoundError
+from .handout import write_text_atomic
+from .render import Section, render, section
+from .spec import DerivationSpec, Spec, load_spec, spec_files
+from .templating import builtin_templates, template_names
+
+MODES = {"solutions": ("handout",), "exercises": ("exercises",), "both": ("handout", "exercises")}
+SUFFIXES = {"handout": "", "exercises": "-exercises"}
+STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
+COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
+BUILD_COUNTS = ("built", "unchanged", "failed")  # the final line: "2 built, 1 unchanged, 0 failed"
+CHECK_COUNTS = ("checked", "failed")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a spec: where, a one-line summary and indented detail lines."""
+
+    path: str
+    line: int | None
+    summary: str
+    details: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return "\n".join((f"{where}: {self.summary}", *self.details))
+
+    def annotation(self) -> str:
+        """The GitHub Actions workflow command that marks this problem on the file's line."""
+        where = f"file={_escape(self.path, True)}"
+        where += f",line={self.line}" if self.line else ""
+        return f"::error {where}::{_escape(self.summary)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One document of a spec: its kind, its PDF and the fingerprint of all it depends on."""
+
+    document: str
+    pdf: Path
+    fingerprint: str
+
+    @property
+    def tex(self) -> Path:
+        return self.pdf.with_suffix(".tex")
+
+    @property
+    def stamp(self) -> Path:
+        return self.pdf.parent / STAMP_DIR / f"{self.pdf.stem}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A spec with the outputs that are out of date, and how to build them."""
+
+    spec: Spec
+    outputs: tuple[Output, ...]
+    strict: bool
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one spec file."""
+
+    path: Path
+    status: str  # built, unchanged, checked or failed
+    outputs: tuple[Path, ...] = ()
+    seconds: float = 0.0
+    problems: tuple[Problem, ...] = ()
+    code: int = 0  # the exit code it asks for: 1 a derivation or TeX failed, 2 a malformed spec
+
+
+# --- the commands ---
+
+
+def build_specs(
+    paths: Iterable[Path | str],
+    out_dir: Path,
+    *,
+    mode: str = "solutions",
+    jobs: int | None = None,
+    strict: bool = False,
+    force: bool = False,
+    timeout: float = 120.0,
+) -> int:
+    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
+    files, out_dir = spec_files(paths), Path(out_dir)
+    _check_options(mode, jobs)
+    _check_collisions(files, out_dir, mode)
+    prepared = [_prepare(path, out_dir, mode, strict, force, timeout) for path in files]
+    tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
+    if tasks and not tex_available():
+        raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
+    done = [o for o in prepared if isinstance(o, Outcome)]
+    return _report([*done, *_map(_build, tasks, jobs)], len(files), BUILD_COUNTS)
+
+
+def check_specs(paths: Iterable[Path | str]) -> int:
+    """Parse, plan and verify every derivation without TeX; report each problem.
+
+    Returns 0 when all is well, 1 when a derivation fails, 2 when a spec file is malformed; every
+    file is checked either way, so one run shows every problem.
+    """
+    files = spec_files(paths)
+    return _report(_map(_check, files, None), len(files), CHECK_COUNTS)
+
+
+def init_project(directory: Path) -> tuple[Path, ...]:
+    """Write a starter spec and a GitHub Actions workflow that builds it; never overwrite."""
+    files = {Path(directory, name): text for name, text in _starter_files().items()}
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        raise DerivtexError(
+            f"refusing to overwrite {', '.join(existing)}", hint="move them away or pick a folder"
+        )
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:  # "x": a file made meanwhile survives
+            handle.write(text)
+    return tuple(files)
+
+
+def _check_options(mode: str, jobs: int | None) -> None:
+    if mode not in MODES:
+        raise DerivtexError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
+    if jobs is not None and jobs < 1:
+        raise DerivtexError(f"--jobs {jobs}: need at least one job")
+
+
+def _check_collisions(files: Sequence[Path], out_dir: Path, mode: str) -> None:
+    """Refuse two specs whose PDFs would overwrite each other, e.g. a/x.toml and b/x.toml."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        for pdf in (_pdf_path(path, out_dir, document) for document in MODES[mode]):
+            first = seen.setdefault(pdf.name, path)
+            if first != path:
+                raise DerivtexError(
+                    f"{first} and {path} would both write {pdf}", hint="rename one of the specs"
+                )
+
+
+def _size(task: Task) -> int:
+    # Biggest first, so that a long spec does not start last and leave the other workers idle.
+    return len(task.spec.derivations) * len(task.outputs)
+
+
+# --- deciding what to build ---
+
+
+def _prepare(
+    path: Path, out_dir: Path, mode: str, strict: bool, force: bool, timeout: float
+) -> Task | Outcome:
+    """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
+    try:
+        # Read the bytes before parsing: if the file changes meanwhile, the stamp is the older
+        # one and the next build redoes the work rather than skipping it.
+        content = path.read_bytes()
+        spec = load_spec(path)
+    except (OSError, SpecError) as exc:
+        return _spec_failure(path, exc)
+    key = _fingerprint_base(content, spec.templates, strict)
+    outputs = tuple(
+        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc)) for doc in MODES[mode]
+    )
+    stale = outputs if force else tuple(o for o in outputs if not _fresh(o))
+    if not stale:
+        return Outcome(path, "unchanged")
+    return Task(spec, stale, strict, timeout)
+
+
+def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:
+    return out_dir / f"{spec_path.stem}{SUFFIXES[document]}.pdf"
+
+
+def _fingerprint_base(content: bytes, user_templates: Path | None, strict: bool) -> str:
+    """What every output of a spec depends on, besides its document kind."""
+    # sympy's version too: it shapes the printed math as much as derivtex does.
+    options = (__version__, sympy.__version__, f"strict={strict}", _builtin_digest())
+    return _digest(*options, _folder_digest(user_templates), hashlib.sha256(content).hexdigest())
+
+
+def _digest(*parts: str) -> str:
+    # NUL-separated, so that ("ab", "c") and ("a", "bc") differ.
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@cache
+def _builtin_digest() -> str:
+    root = builtin_templates()
+    files = [(name, root.joinpath(*name.split("/")).read_bytes()) for name in template_names(root)]
+    return _files_digest(files)
+
+
+def _folder_digest(folder: Path | None) -> str:
+    if folder is None or not folder.is_dir():
+        return "none"  # rendering reports a missing folder; the build fails and leaves no stamp
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return _files_digest([(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files])
+
+
+def _files_digest(files: Iterable[tuple[str, bytes]]) -> str:
+    return _digest(*(f"{name}:{hashlib.sha256(data).hexdigest()}" for name, data in files))
+
+
+def _fresh(output: Output) -> bool:
+    try:
+        stamp = json.loads(output.stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    same = isinstance(stamp, dict) and stamp.get("fingerprint") == output.fingerprint
+    return same and output.pdf.is_file() and output.tex.is_file()
+
+
+# --- building (in worker processes) ---
+
+
+def _build(task: Task) -> Outcome:
+    """Derive, render and compile the outdated outputs of one spec."""
+    started, path = time.perf_counter(), task.spec.path
+    sections, problems = _derive_all(task.spec)
+    for output in task.outputs:
+        problems = problems or _write_safely(task, output, sections)  # stop at the first failure
+    if problems:
+        return Outcome(path, "failed", problems=problems, code=1)
+    pdfs = tuple(output.pdf for output in task.outputs)
+    return Outcome(path, "built", pdfs, time.perf_counter() - started)
+
+
+def _write_safely(task: Task, output: Output, sections: Sequence[Section]) -> tuple[Problem, ...]:
+    try:
+        return _write_output(task, output, sections)
+    except DerivtexError as exc:  # TeX or a template failed; the previous PDF stays
+        return (Problem(str(task.spec.path), None, *_message(exc)),)
+
+
+def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
+    """Every derivation planned and verified; the problems of all that fail."""
+    sections, problems = [], []
+    for dspec in spec.derivations:
+        try:
+            sections.append(_section(dspec))
+        except DerivtexError as exc:
+            problems.append(_derivation_problem(spec, dspec, *_message(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
+            message = f"internal error ({type(exc).__name__}: {exc}); please report it"
+            problems.append(_derivation_problem(spec, dspec, message, ()))
+    return tuple(sections), tuple(problems)
+
+
+def _section(dspec: DerivationSpec) -> Section:
+    d = derive(
+        dspec.given,
+        dspec.wrt,
+        dict(dspec.shapes),
+        of=dspec.of,
+        layout=dspec.layout,
+        example=dict(dspec.example),
+    )
+    d.steps  # noqa: B018 - planning and verifying happen on first use; fail here, not in render
+    return section(d, title=dspec.title or dspec.name, intro=dspec.intro, vectors=dspec.vectors)
+
+
+def _write_output(task: Task, output: Output, sections: Sequence[Section]) -> tuple[Problem, ...]:
+    """Render and compile one document; the PDF and stamp are replaced only if all went well."""
+    spec = task.spec
+    tex = render(
+        sections,
+        title=spec.title,
+        author=spec.author,
+        date=spec.date,
+        intro=spec.intro,
+        document=output.document,
+        templates=spec.templates,
+    )
+    write_text_atomic(output.tex, tex)
+    output.stamp.parent.mkdir(parents=True, exist_ok=True)
+    # A private folder beside the target: --strict can still reject the new PDF, and the final
+    # rename stays on one file system, so it is atomic.
+    with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
+        result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
+        warnings = [w for w in result.warnings if not w.startswith(MINOR)] if task.strict else []
+        if warnings:
+            return tuple(_warning_problem(spec.path, output.pdf, w) for w in warnings)
+        os.replace(result.pdf, output.pdf)
+    stamp = {"fingerprint": output.fingerprint, "derivtex": __version__, "spec": str(spec.path)}
+    write_text_atomic(output.stamp, json.dumps(stamp, indent=2) + "\n")
+    return ()
+
+
+def _check(path: Path) -> Outcome:
+    """Load, plan and verify one spec, as build would, without TeX."""
+    started = time.perf_counter()
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        return _spec_failure(path, exc)
+    problems = _derive_all(spec)[1]
+    if problems:
+        return Outcome(path, "failed", problems=problems, code=1)
+    return Outcome(path, "checked", seconds=time.perf_counter() - started)
+
+
+def _map(fn: Callable[[T], Outcome], items: Sequence[T], jobs: int | None) -> Iterator[Outcome]:
+    """fn over items, in worker processes when there are several; outcomes as they finish."""
+    workers = min(jobs or os.cpu_count() or 1, len(items))
+    if workers <= 1:  # no pool: it would only add start-up time
+        yield from map(fn, items)
+        return
+    # Processes, not threads: sympy's work is pure Python and holds the GIL.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for future in as_completed([pool.submit(fn, item) for item in items]):
+            yield future.result()
+
+
+# --- problems ---
+
+
+def _message(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
+    """An error's first line, and the rest of it (caret lines, hint) as indented lines."""
+    first, *more = exc.message.splitlines() or [""]
+    # str() of an InputError adds the source line and caret after the message; keep them.
+    rest = str(exc).removeprefix("error: " if isinstance(exc, InputError) else "")
+    rest = rest.removeprefix(exc.message)
+    return first, tuple(f"  {line}" for line in (*more, *rest.splitlines()) if line.strip())
+
+
+def _derivation_problem(
+    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...]
+) -> Problem:
+    text = f"derivation '{dspec.name}': {summary}"
+    return Problem(str(spec.path), dspec.line_of("given"), text, details)
+
+
+def _spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
+    if isinstance(exc, OSError):
+        problem = Problem(str(path), None, f"cannot read the spec file: {exc.strerror or exc}")
+        return Outcome(path, "failed", problems=(problem,), code=2)
+    line = getattr(exc, "line", None)  # spec_error puts the file and line in the message too
+    summary, details = _message(exc)
+    prefix = f"{path}:{line}: " if line else f"{path}: "
+    problem = Problem(str(path), line, summary.removeprefix(prefix), details)
+    return Outcome(path, "failed", problems=(problem,), code=exc.exit_code)
+
+
+def _warning_problem(spec_path: Path, pdf: Path, warning: str) -> Problem:
+    return Problem(str(spec_path), None, f"{pdf.name}: TeX warning (--strict): {warning}")
+
+
+def _escape(text: str, is_property: bool = False) -> str:
+    """Escape text for a GitHub Actions workflow command (as @actions/core does)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if is_property else text
+
+
+# --- reporting ---
+
+
+def _report(outcomes: Iterable[Outcome], total: int, counted: Sequence[str]) -> int:
+    """Print a line per spec (or a progress bar on a terminal), then the counts; the exit code."""
+    counts: Counter[str] = Counter()
+    code = 0
+    for outcome in _progress(outcomes, total):
+        counts[outcome.status] += 1
+        code = max(code, outcome.code)
+        _echo(outcome)
+    click.echo(", ".join(f"{counts[status]} {status}" for status in counted))
+    return code
+
+
+def _progress(outcomes: Iterable[Outcome], total: int) -> Iterable[Outcome]:
+    if not sys.stdout.isatty():
+        return outcomes
+    # On a terminal, a bar while the work runs; the lines follow when it is done.
+    with click.progressbar(outcomes, length=total, label="building", color=_colour()) as bar:
+        return list(bar)
+
+
+def _echo(outcome: Outcome) -> None:
+    click.echo(f"{_style(outcome.status)} {_what(outcome)}")
+    for problem in outcome.problems:
+        click.echo(problem.text(), err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for problem in outcome.problems:
+            click.echo(problem.annotation())
+
+
+def _what(outcome: Outcome) -> str:
+    if outcome.status == "built":
+        return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
+    if outcome.status == "unchanged":
+        return outcome.path.stem
+    return str(outcome.path)
+
+
+def _style(status: str) -> str:
+    word = "FAILED" if status == "failed" else status
+    return click.style(word, fg=COLOURS[status], bold=status == "failed") if _colour() else word
+
+
+def _colour() -> bool:
+    return not os.environ.get("NO_COLOR")  # https://no-color.org: set and not empty means no
+
+
+# --- init ---
+
+
+STARTER_SPEC = """\
+# A derivtex spec: one handout, with a worked derivation for each [[derivation]] table.
+#   derivtex check derivations.toml            # plan and verify, no TeX needed
+#   derivtex build derivations.toml -o build   # build/derivations.pdf
+#   derivtex build derivations.toml --mode both  # also build/derivations-exercises.pdf
+title = "Matrix derivatives, step by step"
+author = "Your name"
+intro = "Each section works out one derivative component by component."
+
+[defaults]
+layout = "numerator"  # or "denominator"
+vectors = "arrow"     # or "bold"
+
+[[derivation]]
+name = "linear-map"
+title = "A matrix times a vector"
+given = "y = W x"
+shapes = { W = "C x D", x = "D" }
+wrt = "x"
+example = { y = 3, x = 7 }  # the components worked out by hand
+
+[[derivation]]
+name = "squared-loss"
+title = "A squared loss, by the weights"
+given = "L = norm(W x - t)^2"
+shapes = { W = "C x D", x = "D", t = "C" }
+wrt = "W"
+"""
+
+WORKFLOW = """\
+# Builds the derivtex handouts on every push and keeps the PDFs as a workflow artifact.
+name: derivtex
+on:
+  push:
+  pull_request:
+  workflow_dispatch:
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - name: Install TeX
+        run: sudo apt-get update && sudo {install}
+      - name: Install derivtex
+        # From PyPI; in a checkout of derivtex itself use `pip install .` instead.
+        run: pip install derivtex
+      - name: Build the PDFs
+        run: derivtex build {spec} -o build --mode both
+      - uses: actions/upload-artifact@v4
+        if: always()
+        with:
+          name: derivtex-pdfs
+          path: build/*.pdf
+"""
+
+
+def _starter_files() -> dict[str, str]:
+    spec = "derivations.toml"
+    workflow = WORKFLOW.format(install=INSTALL_COMMAND, spec=spec)
+    return {spec: STARTER_SPEC, ".github/workflows/derivtex.yml": workflow}
