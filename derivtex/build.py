@@ -10,24 +10,26 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import sympy
 
 from . import __version__
-from .api import derive
 from .compile import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
 from .errors import DerivtexError, InputError, SpecError, TexNotFoundError
 from .handout import write_text_atomic
-from .render import Section, render, section
 from .spec import DerivationSpec, Spec, load_spec, spec_files
 from .templating import builtin_templates, template_names
 
+if TYPE_CHECKING:
+    from .render import Section
+
+DOCUMENTS = ("handout", "exercises")
 MODES = {"solutions": ("handout",), "exercises": ("exercises",), "both": ("handout", "exercises")}
 SUFFIXES = {"handout": "", "exercises": "-exercises"}
 STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
@@ -36,6 +38,7 @@ BUILD_COUNTS = ("built", "unchanged", "failed")  # the final line: "2 built, 1 u
 CHECK_COUNTS = ("checked", "failed")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ def build_specs(
     if tasks and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
     done = [o for o in prepared if isinstance(o, Outcome)]
-    return _report([*done, *_map(_build, tasks, jobs)], len(files), BUILD_COUNTS)
+    return _report([*done, *_pipeline(tasks, jobs)], len(files), BUILD_COUNTS)
 
 
 def check_specs(paths: Iterable[Path | str]) -> int:
@@ -238,26 +241,65 @@ def _fresh(output: Output) -> bool:
     return same and output.pdf.is_file() and output.tex.is_file()
 
 
-# --- building (in worker processes) ---
+# --- building: Python work in worker processes, TeX runs in threads beside it ---
 
 
-def _build(task: Task) -> Outcome:
-    """Derive, render and compile the outdated outputs of one spec."""
-    started, path = time.perf_counter(), task.spec.path
-    sections, problems = _derive_all(task.spec)
-    for output in task.outputs:
-        problems = problems or _write_safely(task, output, sections)  # stop at the first failure
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A spec's outdated documents as .tex text, ready for TeX."""
+
+    task: Task
+    texts: tuple[str, ...]  # one per task.outputs
+    seconds: float
+
+
+def _pipeline(tasks: Sequence[Task], jobs: int | None) -> Iterator[Outcome]:
+    """Build the tasks; TeX runs on one spec while the next one is derived."""
+    # TeX runs are subprocesses, so a thread waiting on one leaves the GIL to the derivations.
+    with ThreadPoolExecutor(max_workers=_workers(jobs, len(tasks))) as tex:
+        running: set[Future[Outcome]] = set()
+        for item in _map(_render_task, tasks, jobs):
+            running.add(tex.submit(_compile_task, item))
+            done = {future for future in running if future.done()}
+            running -= done
+            yield from (future.result() for future in done)
+        yield from (future.result() for future in as_completed(running))
+
+
+def _render_task(task: Task) -> Rendered | Outcome:
+    """Plan, verify and render the outdated documents of one spec: a build's Python half."""
+    started = time.perf_counter()
+    texts, problems = _texts(task.spec, [output.document for output in task.outputs])
     if problems:
-        return Outcome(path, "failed", problems=problems, code=1)
-    pdfs = tuple(output.pdf for output in task.outputs)
-    return Outcome(path, "built", pdfs, time.perf_counter() - started)
+        return Outcome(task.spec.path, "failed", problems=problems, code=1)
+    return Rendered(task, texts, time.perf_counter() - started)
 
 
-def _write_safely(task: Task, output: Output, sections: Sequence[Section]) -> tuple[Problem, ...]:
+def _compile_task(item: Rendered | Outcome) -> Outcome:
+    """Write the .tex files and compile them: a build's TeX half."""
+    if isinstance(item, Outcome):
+        return item
+    started, task = time.perf_counter(), item.task
+    for output, text in zip(task.outputs, item.texts, strict=True):
+        try:
+            problems = _write_output(task, output, text)
+        except DerivtexError as exc:  # TeX failed; the previous PDF stays
+            problems = (Problem(str(task.spec.path), None, *_message(exc)),)
+        if problems:
+            return Outcome(task.spec.path, "failed", problems=problems, code=1)
+    seconds = item.seconds + time.perf_counter() - started
+    return Outcome(task.spec.path, "built", tuple(o.pdf for o in task.outputs), seconds)
+
+
+def _texts(spec: Spec, documents: Sequence[str]) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
+    """The .tex text of each document, or the problems that stop it."""
+    sections, problems = _derive_all(spec)
+    if problems:
+        return (), problems
     try:
-        return _write_output(task, output, sections)
-    except DerivtexError as exc:  # TeX or a template failed; the previous PDF stays
-        return (Problem(str(task.spec.path), None, *_message(exc)),)
+        return tuple(_render(spec, sections, document) for document in documents), ()
+    except DerivtexError as exc:  # a template failed, perhaps one of the user's
+        return (), (Problem(str(spec.path), None, *_message(exc)),)
 
 
 def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
@@ -275,30 +317,33 @@ def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
 
 
 def _section(dspec: DerivationSpec) -> Section:
-    d = derive(
-        dspec.given,
-        dspec.wrt,
-        dict(dspec.shapes),
-        of=dspec.of,
-        layout=dspec.layout,
-        example=dict(dspec.example),
-    )
+    # Imported here: an unchanged build decides without them, so sympy need not load for it.
+    from .api import derive
+    from .render import section
+
+    given, wrt, shapes = dspec.given, dspec.wrt, dict(dspec.shapes)
+    example = dict(dspec.example)
+    d = derive(given, wrt, shapes, of=dspec.of, layout=dspec.layout, example=example)
     d.steps  # noqa: B018 - planning and verifying happen on first use; fail here, not in render
     return section(d, title=dspec.title or dspec.name, intro=dspec.intro, vectors=dspec.vectors)
 
 
-def _write_output(task: Task, output: Output, sections: Sequence[Section]) -> tuple[Problem, ...]:
-    """Render and compile one document; the PDF and stamp are replaced only if all went well."""
-    spec = task.spec
-    tex = render(
+def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
+    from .render import render  # see _section
+
+    return render(
         sections,
         title=spec.title,
         author=spec.author,
         date=spec.date,
         intro=spec.intro,
-        document=output.document,
+        document=document,
         templates=spec.templates,
     )
+
+
+def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
+    """Compile one document; the PDF and stamp are replaced only if all went well."""
     write_text_atomic(output.tex, tex)
     output.stamp.parent.mkdir(parents=True, exist_ok=True)
     # A private folder beside the target: --strict can still reject the new PDF, and the final
@@ -307,34 +352,38 @@ def _write_output(task: Task, output: Output, sections: Sequence[Section]) -> tu
         result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
         warnings = [w for w in result.warnings if not w.startswith(MINOR)] if task.strict else []
         if warnings:
-            return tuple(_warning_problem(spec.path, output.pdf, w) for w in warnings)
+            return tuple(_warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
-    stamp = {"fingerprint": output.fingerprint, "derivtex": __version__, "spec": str(spec.path)}
-    write_text_atomic(output.stamp, json.dumps(stamp, indent=2) + "\n")
+    stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
+    write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
     return ()
 
 
 def _check(path: Path) -> Outcome:
-    """Load, plan and verify one spec, as build would, without TeX."""
+    """Load, plan, verify and render one spec, as build would, without TeX."""
     started = time.perf_counter()
     try:
         spec = load_spec(path)
     except SpecError as exc:
         return _spec_failure(path, exc)
-    problems = _derive_all(spec)[1]
+    # Rendering is cheap and finds template errors (a user's templates too) before a build does.
+    problems = _texts(spec, DOCUMENTS)[1]
     if problems:
         return Outcome(path, "failed", problems=problems, code=1)
     return Outcome(path, "checked", seconds=time.perf_counter() - started)
 
 
-def _map(fn: Callable[[T], Outcome], items: Sequence[T], jobs: int | None) -> Iterator[Outcome]:
-    """fn over items, in worker processes when there are several; outcomes as they finish."""
-    workers = min(jobs or os.cpu_count() or 1, len(items))
-    if workers <= 1:  # no pool: it would only add start-up time
+def _workers(jobs: int | None, items: int) -> int:
+    return max(1, min(jobs or os.cpu_count() or 1, items))
+
+
+def _map(fn: Callable[[T], R], items: Sequence[T], jobs: int | None) -> Iterator[R]:
+    """fn over items, in worker processes when there are several; results as they finish."""
+    if _workers(jobs, len(items)) == 1:  # no pool: it would only add start-up time
         yield from map(fn, items)
         return
     # Processes, not threads: sympy's work is pure Python and holds the GIL.
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=_workers(jobs, len(items))) as pool:
         for future in as_completed([pool.submit(fn, item) for item in items]):
             yield future.result()
 

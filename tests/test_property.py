@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import derivtex
@@ -48,26 +48,34 @@ LEAVES = {
 }
 
 
+# Every composite is wrapped in parentheses: `.*` and juxtaposition share one precedence level.
 def transpose(a: Expr, kind: str, suffix: str) -> Expr:
     flip = {"M": lambda u: u.T, "V": lambda u: u[None, :], "R": lambda u: u.reshape(-1)}[kind]
-    return Expr(f"({a.text}){suffix}", lambda e: flip(a.fn(e)))
+    return Expr(f"(({a.text}){suffix})", lambda e: flip(a.fn(e)))
 
 
 def binary(a: Expr, op: str, b: Expr, fn: Callable) -> Expr:
     return Expr(f"({a.text} {op} {b.text})", lambda e: fn(a.fn(e), b.fn(e)))
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A matrix product with derivtex's storage: a D-vector is a column, a D x 1 result (D,)."""
+    a2, b2 = (u[:, None] if u.ndim == 1 else u for u in (a, b))
+    out = a2 @ b2
+    return out.reshape(()) if out.shape == (1, 1) else out[:, 0] if out.shape[1] == 1 else out
+
+
 def product(a: Expr, op: str, b: Expr) -> Expr:
-    """A matrix product written as `@`, `*` or juxtaposition; numpy's @ or a scalar product."""
-    return Expr(f"({a.text}){op}({b.text})", lambda e: np.asarray(a.fn(e)) @ b.fn(e))
+    """A matrix product written as `@`, `*` or juxtaposition."""
+    return Expr(f"(({a.text}){op}({b.text}))", lambda e: matmul(a.fn(e), b.fn(e)))
 
 
 def scaled(c: Expr, a: Expr) -> Expr:
-    return Expr(f"({c.text}) ({a.text})", lambda e: c.fn(e) * a.fn(e))
+    return Expr(f"(({c.text}) ({a.text}))", lambda e: c.fn(e) * a.fn(e))
 
 
 def constant(value: str, a: Expr) -> Expr:
-    return Expr(f"{value} ({a.text})", lambda e: float(value) * a.fn(e))
+    return Expr(f"({value} ({a.text}))", lambda e: float(value) * a.fn(e))
 
 
 def apply(func: str, a: Expr) -> Expr:
@@ -79,9 +87,9 @@ def reduce(text: str, a: Expr, fn: Callable) -> Expr:
 
 
 @st.composite
-def expr(draw: st.DrawFn, kind: str, depth: int) -> Expr:
+def expr(draw: st.DrawFn, kind: str, depth: int, top: bool = False) -> Expr:
     """A random expression of the given kind, at most `depth` operations deep."""
-    if depth == 0 or draw(st.integers(0, 3)) == 0:
+    if depth == 0 or (not top and draw(st.integers(0, 2)) == 0):
         return draw(st.sampled_from(LEAVES[kind]))
     sub = lambda k: expr(k, depth - 1)  # noqa: E731
     product_op = st.sampled_from([" ", " @ ", " * "])
@@ -89,7 +97,7 @@ def expr(draw: st.DrawFn, kind: str, depth: int) -> Expr:
         st.builds(binary, sub(kind), st.just("+"), sub(kind), st.just(np.add)),
         st.builds(binary, sub(kind), st.just("-"), sub(kind), st.just(np.subtract)),
         st.builds(constant, st.sampled_from(CONSTANTS), sub(kind)),
-        st.builds(lambda a: Expr(f"-({a.text})", lambda e: -a.fn(e)), sub(kind)),
+        st.builds(lambda a: Expr(f"(-({a.text}))", lambda e: -a.fn(e)), sub(kind)),
         st.builds(scaled, sub("S"), sub(kind)),
         st.builds(apply, st.sampled_from(sorted(FUNCS)), sub(kind)),
     ]
@@ -152,10 +160,22 @@ def central_differences(f: Callable[[Env], np.ndarray], env: Env, wrt: str, h: f
     return jac
 
 
+def derive(text: str, wrt: str) -> derivtex.Derivation:
+    try:
+        return derivtex.derive(text, wrt=wrt, shapes=SHAPES)
+    except TypeError as err:
+        # Known bug, recorded as strict xfails in test_identities.py (test_bug_*_factor_right):
+        # matrix-form recovery adds scalar heads with MatAdd. Skip it here so the property
+        # keeps looking for other bugs; once fixed, this branch is simply never taken.
+        if "Mix of Matrix and Scalar symbols" not in str(err):
+            raise
+        reject()
+
+
 @st.composite
 def problems(draw: st.DrawFn) -> tuple[Expr, str]:
     kind = draw(st.sampled_from(KINDS))
-    e = draw(expr(kind, 3))
+    e = draw(expr(kind, 4, top=True))
     wrt = draw(st.sampled_from(inputs_in(e.text)))
     return e, wrt
 
@@ -164,7 +184,7 @@ def problems(draw: st.DrawFn) -> tuple[Expr, str]:
 @given(problems(), st.integers(2, 5), st.integers(0, 2**32 - 1))
 def test_evaluate_matches_finite_differences(problem: tuple[Expr, str], size: int, seed: int):
     e, wrt = problem
-    d = derivtex.derive(f"out = {e.text}", wrt=wrt, shapes=SHAPES)
+    d = derive(f"out = {e.text}", wrt)
     env = values(size, seed)
     got = d.evaluate(env)
     want = central_differences(e.fn, env, wrt)
