@@ -10,6 +10,7 @@ from . import steps as S
 from . import terms as T
 from .api import Derivation, derive_graph
 from .matrixform import NoMatrixForm, Target, recover, substitute_auto
+from .mexpr import Slice
 from .stepmath import at, entry, letters, partial, whole
 
 # Index values tried, in order, for an example entry that is zero (or not).
@@ -44,7 +45,7 @@ def jacobian_assembly(d: Derivation) -> S.JacobianAssembly | None:
         return partial(entry(d, d.output, out), entry(d, d.wrt, wrt))
 
     def value(r, c):
-        return at(d, *_indices_for(d, tgt, r, c))
+        return _shown_cell(at(d, *_indices_for(d, tgt, r, c)))
 
     other = None
     if d.out_shape.rows == 1 and d.wrt_shape.rows == 1 and len(d.index.out_idx) == 1:
@@ -59,6 +60,15 @@ def jacobian_assembly(d: Derivation) -> S.JacobianAssembly | None:
         d.layout,
         f"rows follow the components of {rows_follow}, columns those of {cols_follow}",
         other,
+    )
+
+
+def _shown_cell(cell: sympy.Expr) -> sympy.Expr:
+    """A grid cell: the last row or column (the size C) is past every small index shown."""
+    return cell.replace(
+        lambda e: isinstance(e, sympy.KroneckerDelta) and e.args[0] != e.args[1]
+        and any(a.is_Integer for a in e.args),
+        lambda e: sympy.Integer(0),
     )
 
 
@@ -93,17 +103,17 @@ def tensor_structure(d: Derivation, out: tuple, wrt: tuple) -> S.TensorStructure
         return None
     array = sympy.IndexedBase("F")
     free = d.index.out_idx + d.index.wrt_idx
-    zero_out, zero_wrt = _find(d, out, wrt, zero=True)
-    nz_out, nz_wrt = _find(d, out, wrt, zero=False)
+    zero = _find(d, out, wrt, zero=True)
+    nz_out, nz_wrt = _find(d, out, wrt, zero=False) or (out, wrt)
     pattern_lhs, pattern_rhs, compact = _pattern(d, array)
     return S.TensorStructure(
         "The derivative has three or more axes, so it is not a matrix: define it entry by "
         "entry, find which entries vanish, and keep only the rest.",
         array[free],
         partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx)),
-        partial(entry(d, d.output, zero_out), entry(d, d.wrt, zero_wrt)),
-        entry(d, d.output, zero_out),
-        entry(d, d.wrt, zero_wrt),
+        partial(entry(d, d.output, zero[0]), entry(d, d.wrt, zero[1])) if zero else None,
+        entry(d, d.output, zero[0]) if zero else None,
+        entry(d, d.wrt, zero[1]) if zero else None,
         partial(entry(d, d.output, nz_out), entry(d, d.wrt, nz_wrt)),
         at(d, nz_out, nz_wrt),
         pattern_lhs,
@@ -112,22 +122,24 @@ def tensor_structure(d: Derivation, out: tuple, wrt: tuple) -> S.TensorStructure
     )
 
 
-def _find(d: Derivation, out: tuple, wrt: tuple, zero: bool) -> tuple[tuple, tuple]:
-    """An entry that is zero (or not), starting from the example components."""
+def _find(d: Derivation, out: tuple, wrt: tuple, zero: bool) -> tuple | None:
+    """An entry that is zero (or not), starting from the example components; None if none is."""
     if (at(d, out, wrt) == 0) == zero:
         return out, wrt
-    for cand in _candidates(len(wrt)):
+    for cand in _candidates(d.index.wrt_dims):
         if (at(d, out, cand) == 0) == zero:
             return out, cand
-    return out, wrt
+    return None
 
 
-def _candidates(n: int):
-    if n == 0:
+def _candidates(dims: tuple):
+    """Index tuples to try, each value within its axis."""
+    if not dims:
         yield ()
         return
-    for first in SEARCH:
-        for rest in _candidates(n - 1):
+    values = [v for v in SEARCH if not dims[0].is_Integer or v <= int(dims[0])]
+    for first in values:
+        for rest in _candidates(dims[1:]):
             yield (first, *rest)
 
 
@@ -160,9 +172,7 @@ def batch_rows(d: Derivation) -> S.BatchRows | None:
         return None
     shared = factor.xreplace({k: i})
     a, b, c, e = [s for s in letters(d) if str(s) in "abcdefgh"][:4]
-    from .printer import _Verbatim
-
-    colon = _Verbatim(":")
+    colon = Slice()
     row_rhs = None
     if i not in shared.free_symbols:
         one = T.Term(shared, d.index.terms[0].sums)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -17,12 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
-import sympy
 
 from . import __version__
 from .compile import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
 from .errors import DerivtexError, InputError, SpecError, TexNotFoundError
-from .handout import write_text_atomic
 from .spec import DerivationSpec, Spec, load_spec, spec_files
 from .templating import builtin_templates, template_names
 
@@ -34,8 +33,9 @@ MODES = {"solutions": ("handout",), "exercises": ("exercises",), "both": ("hando
 SUFFIXES = {"handout": "", "exercises": "-exercises"}
 STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
 COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
-BUILD_COUNTS = ("built", "unchanged", "failed")  # the final line: "2 built, 1 unchanged, 0 failed"
-CHECK_COUNTS = ("checked", "failed")
+# The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
+BUILDING = ("building", ("built", "unchanged", "failed"))
+CHECKING = ("checking", ("checked", "failed"))
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,6 +89,15 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendered:
+    """A spec's outdated documents as .tex text, ready for TeX."""
+
+    task: Task
+    texts: tuple[str, ...]  # one per task.outputs
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one spec file."""
 
@@ -122,7 +131,7 @@ def build_specs(
     if tasks and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
     done = [o for o in prepared if isinstance(o, Outcome)]
-    return _report([*done, *_pipeline(tasks, jobs)], len(files), BUILD_COUNTS)
+    return _report([*done, *_pipeline(tasks, jobs)], len(files), *BUILDING)
 
 
 def check_specs(paths: Iterable[Path | str]) -> int:
@@ -132,7 +141,7 @@ def check_specs(paths: Iterable[Path | str]) -> int:
     file is checked either way, so one run shows every problem.
     """
     files = spec_files(paths)
-    return _report(_map(_check, files, None), len(files), CHECK_COUNTS)
+    return _report(_map(_check, files, None), len(files), *CHECKING)
 
 
 def init_project(directory: Path) -> tuple[Path, ...]:
@@ -205,7 +214,8 @@ def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:
 def _fingerprint_base(content: bytes, user_templates: Path | None, strict: bool) -> str:
     """What every output of a spec depends on, besides its document kind."""
     # sympy's version too: it shapes the printed math as much as derivtex does.
-    options = (__version__, sympy.__version__, f"strict={strict}", _builtin_digest())
+    sympy = importlib.metadata.version("sympy")  # not sympy.__version__: importing takes 0.5 s
+    options = (__version__, sympy, f"strict={strict}", _builtin_digest())
     return _digest(*options, _folder_digest(user_templates), hashlib.sha256(content).hexdigest())
 
 
@@ -242,15 +252,6 @@ def _fresh(output: Output) -> bool:
 
 
 # --- building: Python work in worker processes, TeX runs in threads beside it ---
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A spec's outdated documents as .tex text, ready for TeX."""
-
-    task: Task
-    texts: tuple[str, ...]  # one per task.outputs
-    seconds: float
 
 
 def _pipeline(tasks: Sequence[Task], jobs: int | None) -> Iterator[Outcome]:
@@ -344,6 +345,8 @@ def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
 
 def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     """Compile one document; the PDF and stamp are replaced only if all went well."""
+    from .handout import write_text_atomic  # see _section
+
     write_text_atomic(output.tex, tex)
     output.stamp.parent.mkdir(parents=True, exist_ok=True)
     # A private folder beside the target: --strict can still reject the new PDF, and the final
@@ -431,11 +434,11 @@ def _escape(text: str, is_property: bool = False) -> str:
 # --- reporting ---
 
 
-def _report(outcomes: Iterable[Outcome], total: int, counted: Sequence[str]) -> int:
+def _report(outcomes: Iterable[Outcome], total: int, label: str, counted: Sequence[str]) -> int:
     """Print a line per spec (or a progress bar on a terminal), then the counts; the exit code."""
     counts: Counter[str] = Counter()
     code = 0
-    for outcome in _progress(outcomes, total):
+    for outcome in _progress(outcomes, total, label):
         counts[outcome.status] += 1
         code = max(code, outcome.code)
         _echo(outcome)
@@ -443,11 +446,11 @@ def _report(outcomes: Iterable[Outcome], total: int, counted: Sequence[str]) -> 
     return code
 
 
-def _progress(outcomes: Iterable[Outcome], total: int) -> Iterable[Outcome]:
+def _progress(outcomes: Iterable[Outcome], total: int, label: str) -> Iterable[Outcome]:
     if not sys.stdout.isatty():
         return outcomes
     # On a terminal, a bar while the work runs; the lines follow when it is done.
-    with click.progressbar(outcomes, length=total, label="building", color=_colour()) as bar:
+    with click.progressbar(outcomes, length=total, label=label, color=_colour()) as bar:
         return list(bar)
 
 

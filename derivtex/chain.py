@@ -61,7 +61,14 @@ def chain_rule(d: Derivation, name: str, link: str, out_idx: tuple, names: tuple
     expanded, gaps = (), ()
     if len(mid) == 1:
         values, gaps = shown(shape.free_dims[0], None)
-        expanded = tuple(summand.xreplace({mid[0]: v}) for v in values)
+        expanded = tuple(
+            sympy.Mul(
+                partial(entry(d, name, out_idx), entry(d, link, (v,))),
+                partial(entry(d, link, (v,)), wrt_e),
+                evaluate=False,
+            )
+            for v in values
+        )
     local = (
         (partial(out_e, mid_e), _local(d.graph, name, link, out_idx, mid, spare)),
         (partial(mid_e, wrt_e), _local(d.graph, link, d.wrt, mid, d.index.wrt_idx, spare)),
@@ -72,7 +79,7 @@ def chain_rule(d: Derivation, name: str, link: str, out_idx: tuple, names: tuple
         f"to single components and sum over every component of {link}.",
         tuple((whole(d, n), of_op(d.graph.definition(n).op, {})) for n in (link,)),
         partial(whole(d, name), whole(d, d.wrt)),
-        partial(whole(d, name), whole(d, link)) * partial(whole(d, link), whole(d, d.wrt)),
+        _matrix_chain(d, name, link),
         partial(out_e, wrt_e),
         component,
         expanded,
@@ -83,6 +90,14 @@ def chain_rule(d: Derivation, name: str, link: str, out_idx: tuple, names: tuple
         else _local(d.graph, name, d.wrt, out_idx, d.index.wrt_idx, spare),
         d.result if is_output and d.matrix is not None else None,
     )
+
+
+def _matrix_chain(d: Derivation, name: str, link: str) -> sympy.Expr:
+    """(dy/dm)(dm/dx) in numerator layout; denominator layout multiplies the other way round."""
+    outer = partial(whole(d, name), whole(d, link))
+    inner = partial(whole(d, link), whole(d, d.wrt))
+    pair = (outer, inner) if d.layout == "numerator" else (inner, outer)
+    return sympy.Mul(*pair, evaluate=False)
 
 
 def elementwise(d: Derivation) -> S.Elementwise | None:

@@ -59,6 +59,19 @@ class SumOf(sympy.Expr):
         return r"\operatorname{sum}\left(" + printer._print(self.matrix) + r"\right)"
 
 
+class Slice(sympy.Symbol):
+    """The index ':' of a whole row or column, as in Y_{i,:}."""
+
+    def __new__(cls, name: str = "Slice") -> Slice:  # srepr writes Slice('Slice')
+        return super().__new__(cls, "Slice")
+
+    def _latex(self, printer) -> str:
+        return ":"
+
+    def _sympystr(self, printer) -> str:
+        return ":"
+
+
 def symbol(name: str, shape: Shape) -> sympy.Basic:
     """A named tensor in matrix form: a Symbol for a scalar, else a MatrixSymbol."""
     if shape.is_scalar:

@@ -87,9 +87,9 @@ class TensorStructure:
     justification: str
     definition_lhs: Expr
     definition_rhs: Expr
-    zero_lhs: Expr
-    zero_out: Expr
-    zero_wrt: Expr
+    zero_lhs: Expr | None  # None when no entry is zero
+    zero_out: Expr | None
+    zero_wrt: Expr | None
     nonzero_lhs: Expr
     nonzero_rhs: Expr
     pattern_lhs: Expr
