@@ -79,8 +79,8 @@ class NumpyBackend:
         return a.T
 
     def apply(self, func: sympy.Lambda, a):
-        f = sympy.lambdify(func.variables, func.expr, modules=[NUMPY_FUNCS, "numpy"])
-        return np.asarray(f(a), dtype=float) * np.ones_like(a)
+        (var,) = func.variables
+        return np.asarray(to_numpy(func.expr, {var: a}), dtype=float) * np.ones_like(a)
 
     def scalar(self, value) -> np.ndarray:
         return np.full((1, 1), float(value))
@@ -216,16 +216,38 @@ def _factor_array(factor, idx: list, sizes: dict, env: dict) -> np.ndarray:
     shape = tuple(sizes[s] for s in idx)
     grids = np.indices(shape) if idx else np.zeros((0,), dtype=int)
     position = {s: grids[n] + 1 for n, s in enumerate(idx)}  # indices count from 1
-    subs: dict = {}
-    args: list = []
-    for atom in factor.atoms(sympy.Indexed, sympy.KroneckerDelta, sympy.Symbol):
-        if isinstance(atom, sympy.Symbol) and atom in sizes:
-            continue
-        placeholder = sympy.Dummy()
-        subs[atom] = placeholder
-        args.append((placeholder, _atom_array(atom, position, shape, env)))
-    f = sympy.lambdify([p for p, _ in args], factor.xreplace(subs), modules=[NUMPY_FUNCS, "numpy"])
-    return np.broadcast_to(np.asarray(f(*(a for _, a in args)), dtype=float), shape)
+    arrays = {
+        atom: _atom_array(atom, position, shape, env)
+        for atom in factor.atoms(sympy.Indexed, sympy.KroneckerDelta, sympy.Symbol)
+        if not (isinstance(atom, sympy.Symbol) and atom in sizes)
+    }
+    return np.broadcast_to(np.asarray(to_numpy(factor, arrays), dtype=float), shape)
+
+
+def to_numpy(expr: sympy.Basic, values: dict) -> Any:
+    """Evaluate a scalar sympy expression with numpy, given arrays for its atoms.
+
+    A small interpreter rather than sympy.lambdify: lambdify's first call imports much of numpy
+    and costs a fifth of a second, more than a whole derivation.
+    """
+    if expr in values:
+        return values[expr]
+    if expr.is_Number:
+        return float(expr)
+    args = [to_numpy(a, values) for a in expr.args]
+    if isinstance(expr, sympy.Add):
+        return sum(args[1:], args[0])
+    if isinstance(expr, sympy.Mul):
+        out = args[0]
+        for a in args[1:]:
+            out = out * a
+        return out
+    if isinstance(expr, sympy.Pow):
+        return np.power(np.asarray(args[0], dtype=float), args[1])
+    name = getattr(expr.func, "__name__", "")
+    if name in NUMPY_FUNCS and len(args) == 1:
+        return NUMPY_FUNCS[name](np.asarray(args[0], dtype=float))
+    raise TypeError(f"cannot evaluate {expr} numerically")
 
 
 def _atom_array(atom, position: dict, shape: tuple, env: dict) -> np.ndarray:
@@ -304,13 +326,8 @@ def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
     values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
     if b is not NUMPY:
         return expr.xreplace(values).xreplace(dims)
-    dummies = {atom: sympy.Dummy() for atom in values}
-    f = sympy.lambdify(
-        list(dummies.values()),
-        expr.xreplace(dummies).xreplace(dims),
-        modules=[NUMPY_FUNCS, "numpy"],
-    )
-    return float(f(*(values[a] for a in dummies)))
+    values.update(dims)
+    return float(to_numpy(expr, values))
 
 
 def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
