@@ -70,6 +70,7 @@ class Engine:
         self._counter = itertools.count()
         self._cache: dict[tuple[str, str], tuple[T.Terms, Idx, Idx]] = {}
         self._deps = {d.name: depends_on(graph, d.name) for d in graph.definitions}
+        self._involves: dict[tuple[int, str], bool] = {}
 
     def fresh(self) -> sympy.Symbol:
         return sympy.Symbol(f"_t{next(self._counter)}", integer=True)
@@ -114,10 +115,33 @@ class Engine:
         left, right = op.left, op.right
         row, col = split(op.shape, idx)
         inner = self.fresh() if left.shape.cols != ONE else None
-        out = T.mul(
-            left_fn(left, join(left.shape, row, inner)),
-            right_fn(right, join(right.shape, inner, col)),
-        )
+        first = left_fn(left, join(left.shape, row, inner))
+        if not first:  # a zero factor: do not build the other side at all
+            return ()
+        out = T.mul(first, right_fn(right, join(right.shape, inner, col)))
+        return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
+
+    def _product(self, da: T.Terms, b: ir.Op, idx: Idx) -> T.Terms:
+        """da times the value of b, building b only when da is not zero."""
+        return T.mul(da, self.value(b, idx)) if da else ()
+
+    def involves(self, op: ir.Op, wrt: str) -> bool:
+        """Whether op depends on wrt at all (so whether its derivative can be nonzero)."""
+        key = (id(op), wrt)
+        if key not in self._involves:
+            names = ir.names_used(op)
+            self._involves[key] = wrt in names or any(wrt in self._deps.get(n, ()) for n in names)
+        return self._involves[key]
+
+    def _matmul_right(self, op: ir.MatMul, idx: Idx, d) -> T.Terms:
+        """left times d(right), with d(right) built first (the product commutes entrywise)."""
+        left, right = op.left, op.right
+        row, col = split(op.shape, idx)
+        inner = self.fresh() if left.shape.cols != ONE else None
+        second = d(right, join(right.shape, inner, col))
+        if not second:
+            return ()
+        out = T.mul(self.value(left, join(left.shape, row, inner)), second)
         return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
 
     def _reduce(self, op: ir.Reduce, fn) -> T.Terms:
@@ -134,6 +158,8 @@ class Engine:
     def deriv(self, op: ir.Op, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
         """d op[idx] / d wrt[widx] as a sum of products."""
         d = lambda o, i: self.deriv(o, i, wrt, widx)  # noqa: E731
+        if not self.involves(op, wrt):
+            return ()
         match op:
             case ir.Leaf(name=name):
                 return T.single(deltas(idx, widx)) if name == wrt else ()
@@ -142,19 +168,13 @@ class Engine:
             case ir.Const():
                 return ()
             case ir.Scale(factor=f, arg=a):
-                return T.add(
-                    T.mul(d(f, ()), self.value(a, idx)), T.mul(self.value(f, ()), d(a, idx))
-                )
+                return T.add(self._product(d(f, ()), a, idx), self._product(d(a, idx), f, ()))
             case ir.MatMul():
-                return T.add(
-                    self._matmul(op, idx, d, self.value), self._matmul(op, idx, self.value, d)
-                )
+                return T.add(self._matmul(op, idx, d, self.value), self._matmul_right(op, idx, d))
             case ir.Add(left=a, right=b):
                 return T.add(d(a, idx), d(b, idx))
             case ir.Hadamard(left=a, right=b):
-                return T.add(
-                    T.mul(d(a, idx), self.value(b, idx)), T.mul(self.value(a, idx), d(b, idx))
-                )
+                return T.add(self._product(d(a, idx), b, idx), self._product(d(b, idx), a, idx))
             case ir.Transpose(arg=a):
                 row, col = split(op.shape, idx)
                 return d(a, join(a.shape, col, row))

@@ -86,7 +86,13 @@ def _factor_right(parts: list) -> sympy.MatrixExpr:
             out.extend(members)
             continue
         heads = [_head(m) for m in members]
-        out.append(mexpr.matmul(sympy.MatAdd(*heads), last))
+        matrices = [isinstance(h, sympy.MatrixExpr) for h in heads]
+        if all(matrices):
+            out.append(mexpr.matmul(sympy.MatAdd(*heads), last))
+        elif not any(matrices):  # scalar coefficients: (a + b) x
+            out.append(mexpr.times(sympy.Add(*heads), last))
+        else:
+            out.extend(members)
     return out[0] if len(out) == 1 else sympy.MatAdd(*out)
 
 
@@ -101,8 +107,16 @@ def substitute_auto(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
     for definition in graph.definitions:
         if definition.auto:
             env[definition.name] = mexpr.of_op(definition.op, env)
-    mapping = {mexpr.symbol(name, graph.shape_of(name)): value for name, value in env.items()}
+    mapping = {
+        mexpr.symbol(name, graph.shape_of(name)): _fit(value, graph.shape_of(name))
+        for name, value in env.items()
+    }
     return expr.xreplace(mapping) if mapping else expr
+
+
+def _fit(value: sympy.Basic, shape) -> sympy.Basic:
+    """A scalar's value as a scalar: a^T x stands in cos(.) as a number, not a 1 x 1 matrix."""
+    return mexpr.as_scalar(value) if shape.is_scalar else value
 
 
 # -- one term -------------------------------------------------------------------------------

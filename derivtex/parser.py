@@ -178,7 +178,11 @@ class _Parser:
         is_call = self.at("(") and not self.tok.space_before
         if tok.text in FUNCTIONS and tok.text not in self.variables:
             if not self.at("("):
-                raise self.error(f"{tok.text}() needs its argument in parentheses", tok)
+                raise self.error(
+                    f"{tok.text}() needs its argument in parentheses",
+                    tok,
+                    hint=f"write {tok.text}(...), e.g. {tok.text}(x)",
+                )
             return self.call(tok, span)
         if is_call and tok.text not in self.variables:
             close = difflib.get_close_matches(tok.text, FUNCTIONS, n=1)
@@ -201,8 +205,13 @@ class _Parser:
             args.append(self.expr())
         self.expect(")", f"close the parenthesis of {tok.text}(...)")
         if len(args) != FUNCTIONS[tok.text]:
+            n_args = FUNCTIONS[tok.text]
             raise self.error(
-                f"{tok.text}() takes {FUNCTIONS[tok.text]} argument(s), got {len(args)}", tok
+                f"{tok.text}() takes {n_args} argument(s), got {len(args)}",
+                tok,
+                hint="separate arguments with commas, e.g. hadamard(x, z)"
+                if n_args == 2
+                else f"give {tok.text}() one argument, e.g. {tok.text}(x)",
             )
         return n.Call(tok.text, tuple(args), span)
 

@@ -72,6 +72,15 @@ def computed_shape(rows: sympy.Expr, cols: sympy.Expr) -> Shape:
 SCALAR = Shape(ONE, ONE)
 
 
+def _bad_column(text: str) -> int:
+    """Where a shape string goes wrong: a part that is not a size, or a third part."""
+    parts = [m for m in re.finditer(r"[^\sx×*,]+", text)]
+    for n, m in enumerate(parts):
+        if n >= 2 or not _DIM.match(m.group()) or m.group() == "0":
+            return m.start()
+    return 0
+
+
 def parse_shape(text: str, name: str = "?") -> Shape:
     """Read a declared shape: "C x D", "D", "1 x D", "D x 1", "1" or "" (a scalar)."""
     parts = [p.strip() for p in re.split(r"\s*[x×*,]\s*|\s+", text.strip()) if p.strip()]
@@ -80,6 +89,8 @@ def parse_shape(text: str, name: str = "?") -> Shape:
     if len(parts) > 2 or not all(_DIM.match(p) for p in parts) or "0" in parts:
         raise ShapeError(
             f"cannot read the shape {text!r} of {name!r}",
+            source=text,
+            column=_bad_column(text),
             hint='write a matrix as "C x D", a column vector as "D", a row vector as "1 x D", '
             'a scalar as "1"; sizes are names or positive integers',
         )

@@ -139,12 +139,18 @@ def _arrange(jac, p: Problem, dims: N.Dims):
 
 
 # -- the numerical check -------------------------------------------------------------------------
+def _needs_positive(op: ir.Op) -> bool:
+    """log, sqrt and fractional powers are real only for positive arguments."""
+    if isinstance(op, ir.Apply) and ELEMENTWISE[op.func].positive_domain:
+        return True
+    if isinstance(op, ir.Power) and not op.exponent.is_integer:
+        return True
+    return any(_needs_positive(c) for c in ir.children(op))
+
+
 def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> dict:
     """Random inputs; positive where log or sqrt need it."""
-    positive = any(
-        isinstance(d.op, ir.Apply) and ELEMENTWISE[d.op.func].positive_domain
-        for d in graph.definitions
-    )
+    positive = any(_needs_positive(d.op) for d in graph.definitions)
     values = {}
     for name, shape in graph.inputs:
         full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))

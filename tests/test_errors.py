@@ -26,14 +26,7 @@ class Bad:
     hint: str = ""  # a piece of the hint
     wrt: str = "x"
     of: str | None = None
-    known_bug: str = ""  # "hint" or "caret": what the message lacks (recorded with xfail)
 
-
-NO_HINT = pytest.mark.xfail(strict=True, reason="this ParseError carries no hint")
-NO_CARET = pytest.mark.xfail(
-    strict=True,
-    reason="an unreadable shape in `shapes` is reported without the shape text and a caret",
-)
 
 CASES = [
     # -- unparsable text
@@ -51,11 +44,9 @@ CASES = [
     Bad("exponent", "L = s^x", {"s": "1", "x": "D"}, derivtex.ParseError,
         ("an exponent must be a number or T",), "L = s^x", 6, hint="A^T"),
     Bad("arity", "y = hadamard(x)", {"x": "D"}, derivtex.ParseError,
-        ("hadamard() takes 2 argument(s), got 1",), "y = hadamard(x)", 4, 8,
-        known_bug="hint"),
+        ("hadamard() takes 2 argument(s), got 1",), "y = hadamard(x)", 4, 8),
     Bad("call-without-parens", "y = norm x", {"x": "D"}, derivtex.ParseError,
-        ("norm() needs its argument in parentheses",), "y = norm x", 4, 4,
-        known_bug="hint"),
+        ("norm() needs its argument in parentheses",), "y = norm x", 4, 4),
     # -- unknown functions
     Bad("unknown-function", "y = foo(x)", {"x": "D"}, derivtex.UnknownFunctionError,
         ("unknown function 'foo'",), "y = foo(x)", 4, 3, hint="known functions: cos, exp"),
@@ -112,14 +103,11 @@ CASES = [
         ("'y' depends on itself",), "y = W y", 0, wrt="W"),
     # -- shape strings
     Bad("shape-three-axes", "y = W x", {"W": "C x D x E", "x": "D"}, derivtex.ShapeError,
-        ("cannot read the shape 'C x D x E' of 'W'",), "C x D x E", 8, hint='"C x D"',
-        known_bug="caret"),
+        ("cannot read the shape 'C x D x E' of 'W'",), "C x D x E", 8, hint='"C x D"'),
     Bad("shape-zero", "y = W x", {"W": "C x 0", "x": "D"}, derivtex.ShapeError,
-        ("cannot read the shape 'C x 0' of 'W'",), "C x 0", 4, hint="positive integers",
-        known_bug="caret"),
+        ("cannot read the shape 'C x 0' of 'W'",), "C x 0", 4, hint="positive integers"),
     Bad("shape-sign", "y = W x", {"W": "C x -D", "x": "D"}, derivtex.ShapeError,
-        ("cannot read the shape 'C x -D' of 'W'",), "C x -D", 4, hint="sizes are names",
-        known_bug="caret"),
+        ("cannot read the shape 'C x -D' of 'W'",), "C x -D", 4, hint="sizes are names"),
 ]  # fmt: skip
 
 
@@ -129,13 +117,9 @@ def raised(case: Bad) -> derivtex.DerivtexError:
     return info.value
 
 
-def params(cases: list[Bad], bug: str = "") -> list:
-    """The cases as parameters; those with the known bug `bug` are marked xfail."""
-    marks = {"hint": NO_HINT, "caret": NO_CARET}
-    return [
-        pytest.param(c, id=c.id, marks=marks[bug] if bug and c.known_bug == bug else ())
-        for c in cases
-    ]
+def params(cases: list[Bad]) -> list:
+    """The cases as parameters, named by their ids."""
+    return [pytest.param(c, id=c.id) for c in cases]
 
 
 @pytest.mark.parametrize("case", params(CASES))
@@ -151,7 +135,7 @@ def test_error_class_and_message(case: Bad) -> None:
         assert piece in text
 
 
-@pytest.mark.parametrize("case", params(CASES, "hint"))
+@pytest.mark.parametrize("case", params(CASES))
 def test_error_has_a_hint(case: Bad) -> None:
     err = raised(case)
     hints = [line for line in str(err).splitlines() if line.startswith("hint: ")]
@@ -176,7 +160,7 @@ def caret_position(message: str, source_line: str) -> tuple[int, int]:
 LOCATED = [c for c in CASES if c.line is not None]
 
 
-@pytest.mark.parametrize("case", params(LOCATED, "caret"))
+@pytest.mark.parametrize("case", params(LOCATED))
 def test_error_shows_the_source_with_a_caret(case: Bad) -> None:
     assert case.line is not None and case.column is not None
     err = raised(case)

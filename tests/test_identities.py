@@ -369,35 +369,33 @@ def test_verify_raises_on_a_scaled_elementwise_derivative() -> None:
         bad.verify()
 
 
-# -- known bugs (recorded, not fixed here) ---------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="matrixform._factor_right builds MatAdd of scalar heads (c/n and n/c): "
-    "'Mix of Matrix and Scalar symbols'",
-)
-def test_bug_product_of_two_norms() -> None:
+# -- regressions: bugs these tests found, now fixed ---------------------------------------------------------
+def test_regression_factor_right_product_of_two_norms() -> None:
+    # two terms c/n x and n/c x: heads c/n, n/c
     d = derivtex.derive("L = norm(x) norm(x)", wrt="x", shapes=VEC)
     values = {"x": np.array([1.0, -2.0, 0.5])}
     assert_close(d.evaluate(values), 2 * values["x"], "d ||x||^2 / dx")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=derivtex.VerificationError,
-    reason="verify.random_values draws positive values only when log/sqrt is a definition's "
-    "top-level op; log inside sum() gets negative values and a nan finite difference",
-)
+def test_regression_factor_right_two_sums() -> None:
+    # two terms sum(x) 1 and -1: heads Scalar(x^T 1) and -1
+    d = derivtex.derive("L = sum(x y^T) - sum(y)", wrt="y", shapes=XZ | {"y": "D"})
+    values = {"x": np.array([1.0, -2.0, 0.5]), "y": np.array([0.3, 0.1, -0.7]), "z": np.ones(3)}
+    assert_close(d.evaluate(values), np.full(3, values["x"].sum() - 1), "d L / dy")
+
+
+@pytest.mark.parametrize("text", ["L = sin(a^T x)", "L = tanh(x^T x)", "L = exp(x^T A x)"])
+def test_regression_scalar_function_of_a_product(text: str) -> None:
+    d = derivtex.derive(text, wrt="x", shapes={"a": "D", "x": "D", "A": "D x D"})
+    assert d.matrix is not None  # the matrix form exists, e.g. cos(z) a
+    assert isinstance(d.result, sympy.MatrixExpr)  # and putting z = a^T x back works
+    d.verify()
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
-def test_bug_verify_log_inside_sum() -> None:
+def test_regression_verify_log_inside_sum() -> None:
     derivtex.derive("L = sum(log(x))", wrt="x", shapes=VEC).verify()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="verify draws negative values for a fractional power s^0.5; the exact/numeric check "
-    "then fails with a raw TypeError (complex to float) instead of passing",
-)
-def test_bug_verify_fractional_power() -> None:
+def test_regression_verify_fractional_power() -> None:
     derivtex.derive("L = s^0.5", wrt="s", shapes={"s": "1"}).verify()
