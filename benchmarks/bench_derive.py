@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import derivtex
@@ -81,13 +82,14 @@ def main() -> None:
         out = Path(tmp)
         for name, (text, shapes, wrt) in EXAMPLES.items():
             tex = in_process(text, shapes, wrt, out)  # warm-up, and the .tex bare TeX gets
+            job = (text, shapes, wrt, out)
             rows.append(
                 (
                     name,
-                    timed(lambda: cli(text, shapes, wrt, out), repeats),
-                    timed(lambda: in_process(text, shapes, wrt, out), repeats),
-                    timed(lambda: in_process(text, shapes, wrt, out, tex=False), repeats),
-                    timed(lambda: bare_latexmk(tex), repeats),
+                    timed(partial(cli, *job), repeats),
+                    timed(partial(in_process, *job), repeats),
+                    timed(partial(in_process, *job, tex=False), repeats),
+                    timed(partial(bare_latexmk, tex), repeats),
                 )
             )
     print(

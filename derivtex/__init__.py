@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .api import Derivation, derive
-from .compile import compile_pdf
+from typing import TYPE_CHECKING
+
 from .errors import (
     CycleError,
     DerivtexError,
@@ -19,9 +19,26 @@ from .errors import (
     VerificationError,
     WrtError,
 )
-from .render import render
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .api import Derivation, derive
+    from .compile import compile_pdf
+    from .render import render
+
+# Loaded on first use: sympy takes half a second to import, and `derivtex build` with nothing
+# to rebuild, `derivtex --help` and `derivtex init` never need it.
+_LAZY = {"Derivation": "api", "derive": "api", "compile_pdf": "compile", "render": "render"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CycleError",

@@ -66,8 +66,11 @@ def jacobian_assembly(d: Derivation) -> S.JacobianAssembly | None:
 def _shown_cell(cell: sympy.Expr) -> sympy.Expr:
     """A grid cell: the last row or column (the size C) is past every small index shown."""
     return cell.replace(
-        lambda e: isinstance(e, sympy.KroneckerDelta) and e.args[0] != e.args[1]
-        and any(a.is_Integer for a in e.args),
+        lambda e: (
+            isinstance(e, sympy.KroneckerDelta)
+            and e.args[0] != e.args[1]
+            and any(a.is_Integer for a in e.args)
+        ),
         lambda e: sympy.Integer(0),
     )
 

@@ -23,7 +23,7 @@ from . import __version__
 from .compile import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
 from .errors import DerivtexError, InputError, SpecError, TexNotFoundError
 from .spec import DerivationSpec, Spec, load_spec, spec_files
-from .templating import builtin_templates, template_names
+from .templatefiles import builtin_templates, template_file, template_names
 
 if TYPE_CHECKING:
     from .render import Section
@@ -227,7 +227,7 @@ def _digest(*parts: str) -> str:
 @cache
 def _builtin_digest() -> str:
     root = builtin_templates()
-    files = [(name, root.joinpath(*name.split("/")).read_bytes()) for name in template_names(root)]
+    files = [(name, template_file(root, name).read_bytes()) for name in template_names(root)]
     return _files_digest(files)
 
 
@@ -337,6 +337,7 @@ def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
         title=spec.title,
         author=spec.author,
         date=spec.date,
+        course=spec.course,
         intro=spec.intro,
         document=document,
         templates=spec.templates,

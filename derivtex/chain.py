@@ -111,7 +111,8 @@ def elementwise(d: Derivation) -> S.Elementwise | None:
     prime = sympy.diff(ELEMENTWISE[op.func].sympy_func(u), u)
     lam = sympy.Lambda(u, prime)
     z_whole = whole(d, z.name)
-    in_chain = z.name != d.wrt
+    # Without a matrix form there is no matrix line to show, so show neither side of it.
+    in_chain = z.name != d.wrt and d.matrix is not None
     return S.Elementwise(
         "An elementwise function's i-th output depends on the i-th input alone, so its "
         "Jacobian is diagonal.",
@@ -120,7 +121,7 @@ def elementwise(d: Derivation) -> S.Elementwise | None:
         partial(whole(d, h), z_whole),
         DiagMatrix(_apply(lam, z_whole)),
         partial(whole(d, h), whole(d, d.wrt)) if in_chain else None,
-        d.result if in_chain and d.matrix is not None else None,
+        d.result if in_chain else None,
     )
 
 

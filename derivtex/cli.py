@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-import sympy
 
 from . import __version__
 from .errors import DerivtexError
@@ -117,6 +116,8 @@ def _fields(step):
 
 
 def _plain(value) -> str:
+    import sympy
+
     if isinstance(value, sympy.Basic):
         return sympy.sstr(value)
     if isinstance(value, tuple):
@@ -125,6 +126,8 @@ def _plain(value) -> str:
 
 
 def _step_json(step, d) -> dict:
+    import sympy
+
     from .api import notation
     from .printer import to_latex
 

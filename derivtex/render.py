@@ -40,16 +40,25 @@ def _space(shape: Shape, notation: Notation) -> str:
     return r"\mathbb{R}^{" + r" \times ".join(to_latex(d, notation) for d in dims) + "}"
 
 
+def _statements(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
+    """The user's statements, with the names derivtex introduced (z = W x + b) put back."""
+    env: dict[str, sympy.Basic] = {}
+    statements = []
+    for df in d.graph.definitions:
+        value = of_op(df.op, env)
+        if df.auto:
+            env[df.name] = value
+        else:
+            statements.append((symbol(df.name, df.op.shape), value))
+    return tuple(statements)
+
+
 def section(
     d: Derivation, *, title: str | None = None, intro: str | None = None, vectors: str = "arrow"
 ) -> Section:
     """The view of one derivation that the templates lay out."""
     note = notation(d.graph, vectors)
-    statements = tuple(
-        (symbol(df.name, df.op.shape), of_op(df.op, {}))
-        for df in d.graph.definitions
-        if not df.auto
-    )
+    statements = _statements(d)
     inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
     asked = sympy.Derivative(
         symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False
@@ -64,6 +73,7 @@ def render(
     title: str = "Worked derivation",
     author: str | None = None,
     date: str | None = None,
+    course: str | None = None,
     intro: str | None = None,
     document: str = "handout",
     templates: Path | str | None = None,
@@ -79,6 +89,7 @@ def render(
         title=title,
         author=author,
         date=date,
+        course=course,
         intro=intro,
         sections=sections,
         notation=sections[0].notation if sections else None,

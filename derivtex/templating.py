@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 import traceback
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import sympy
-from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
 from derivtex.errors import TemplateError
 from derivtex.printer import GREEK, Notation, name_latex, to_latex
-
-BUILTIN_PACKAGE = "derivtex.templates"
-TEMPLATE_SUFFIX = ".j2"
+from derivtex.templatefiles import builtin_templates, template_file, template_names
 
 # The default {{ }} and {% %} collide with TeX's braces and % comments.
 LATEX_SYNTAX: dict[str, Any] = {
@@ -163,36 +159,8 @@ def export_templates(dest: Path, *, overwrite: bool = False) -> tuple[Path, ...]
         )
     for name, target in zip(names, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(_node(root, name).read_bytes())
+        target.write_bytes(template_file(root, name).read_bytes())
     return targets
-
-
-def builtin_templates() -> Traversable:
-    """The folder of built-in templates: package data when installed, else the checkout's."""
-    try:
-        return importlib.resources.files(BUILTIN_PACKAGE)
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "templates"
-
-
-def template_names(root: Traversable) -> tuple[str, ...]:
-    """The names (like steps/chain.tex.j2) of the templates under root, sorted."""
-    return tuple(sorted(_walk(root, "")))
-
-
-def _walk(node: Traversable, prefix: str) -> Iterator[str]:
-    for child in node.iterdir():
-        if child.is_dir() and not child.name.startswith(("_", ".")):
-            yield from _walk(child, f"{prefix}{child.name}/")
-        elif child.is_file() and child.name.endswith(TEMPLATE_SUFFIX):
-            yield prefix + child.name
-
-
-def _node(root: Traversable, name: str) -> Traversable:
-    node = root
-    for part in split_template_path(name):  # rejects .. so a name cannot leave the folder
-        node = node.joinpath(part)
-    return node
 
 
 class TraversableLoader(jinja2.BaseLoader):
@@ -204,7 +172,7 @@ class TraversableLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        node = _node(self.root, template)
+        node = template_file(self.root, template)
         if not node.is_file():
             raise jinja2.TemplateNotFound(template)
         return node.read_text(encoding="utf-8"), str(node), lambda: True

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from derivtex.build import Problem, _style, init_project
+from derivtex import build
+from derivtex.build import Outcome, Problem, Task, _prepare, _style, init_project
 from derivtex.cli import main
 from derivtex.compile import tex_available
 from derivtex.errors import DerivtexError
@@ -167,18 +168,22 @@ def test_a_bad_derivation_fails_its_spec_while_the_others_build(tmp_path: Path) 
 @pytest.mark.tex
 @needs_tex
 def test_check_reports_exactly_what_build_reports(tmp_path: Path) -> None:
-    bad, malformed = write(tmp_path, "bad.toml", BAD), write(tmp_path, "malformed.toml", MALFORMED)
-    built = run("build", tmp_path, "-o", tmp_path / "out")
-    checked = run("check", tmp_path)
+    specs = tmp_path / "specs"
+    bad, malformed = write(specs, "bad.toml", BAD), write(specs, "malformed.toml", MALFORMED)
+    themed = write(specs, "themed.toml", GOOD.replace("[[", '[defaults]\ntemplates = "tpl"\n[[', 1))
+    write(specs, "tpl/steps/summary.tex.j2", "<< step.no_such_field >>\n")
+    built = run("build", specs, "-o", tmp_path / "out")
+    checked = run("check", specs)
     assert built.exit_code == checked.exit_code == 2  # a malformed spec outranks a failed one
-    for spec in (bad, malformed):
+    for spec in (bad, malformed, themed):
         assert problem_lines(built.output, spec) == problem_lines(checked.output, spec)
     assert len(problem_lines(checked.output, bad)) == 2
     assert problem_lines(checked.output, malformed) == [
         f"{malformed}:2: derivation 'lost': missing required key 'shapes'"
     ]
-    assert checked.output.endswith("0 checked, 2 failed\n")
-    assert not (tmp_path / "out").exists()  # nothing reached TeX
+    assert "no_such_field" in problem_lines(checked.output, themed)[0]
+    assert checked.output.endswith("0 checked, 3 failed\n")
+    assert not (tmp_path / "out" / "themed.pdf").exists()
 
 
 def test_check_passes_good_specs_and_fails_on_one_bad_derivation(tmp_path: Path) -> None:
@@ -235,6 +240,50 @@ def test_specs_that_would_overwrite_each_other_are_refused(tmp_path: Path) -> No
 def test_bad_options_are_refused(tmp_path: Path) -> None:
     spec = write(tmp_path, "good.toml", GOOD)
     assert "at least one job" in run("build", spec, "--jobs", "0").output
+
+
+def fake_build(spec: Path, out: Path, mode: str, strict: bool) -> None:
+    """Stamp the outputs of spec as built, with placeholder files: no TeX needed."""
+    task = _prepare(spec, out, mode, strict, False, 1.0)
+    assert isinstance(task, Task)
+    for output in task.outputs:
+        for path in (output.pdf, output.tex, output.stamp):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        output.pdf.write_bytes(b"%PDF-")
+        output.tex.write_text("tex")
+        output.stamp.write_text(f'{{"fingerprint": "{output.fingerprint}"}}')
+
+
+@pytest.mark.parametrize(
+    ("change", "stale"),
+    [
+        ("nothing", ()),
+        ("strict", ("good",)),
+        ("mode", ("good-exercises",)),
+        ("version", ("good",)),
+        ("template", ("good",)),
+        ("spec", ("good",)),
+        ("pdf deleted", ("good",)),
+    ],
+)
+def test_what_makes_an_output_stale(tmp_path: Path, monkeypatch, change, stale) -> None:
+    spec = write(tmp_path, "good.toml", GOOD.replace("[[", '[defaults]\ntemplates = "tpl"\n[[', 1))
+    write(tmp_path, "tpl/steps/summary.tex.j2", "one")
+    fake_build(spec, tmp_path / "out", "solutions", False)
+    mode, strict = ("both" if change == "mode" else "solutions"), change == "strict"
+    if change == "version":
+        monkeypatch.setattr(build, "__version__", "99.0")
+    if change in ("template", "spec"):
+        target = tmp_path / ("tpl/steps/summary.tex.j2" if change == "template" else "good.toml")
+        target.write_text(target.read_text() + "\n# changed\n")
+    if change == "pdf deleted":
+        (tmp_path / "out" / "good.pdf").unlink()
+    result = _prepare(spec, tmp_path / "out", mode, strict, False, 1.0)
+    if not stale:
+        assert result == Outcome(spec, "unchanged")
+    else:
+        assert isinstance(result, Task)
+        assert tuple(output.pdf.stem for output in result.outputs) == stale
 
 
 # --- reporting ---

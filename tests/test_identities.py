@@ -369,7 +369,7 @@ def test_verify_raises_on_a_scaled_elementwise_derivative() -> None:
         bad.verify()
 
 
-# -- regressions: bugs these tests found, now fixed ---------------------------------------------------------
+# -- regressions: bugs these tests found, now fixed ------------------------------------------
 def test_regression_factor_right_product_of_two_norms() -> None:
     # two terms c/n x and n/c x: heads c/n, n/c
     d = derivtex.derive("L = norm(x) norm(x)", wrt="x", shapes=VEC)
