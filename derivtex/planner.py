@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import sympy
 
+from . import ir
 from . import steps as S
 from . import terms as T
 from .api import Derivation, derive_graph
@@ -54,9 +55,17 @@ def _definitions(d: Derivation, formula: sympy.Expr) -> tuple[tuple[sympy.Basic,
     }
     out = []
     for definition in d.graph.definitions:
-        if definition.name != d.output and (definition.auto or definition.name in used):
-            out.append((whole(d, definition.name), of_op(definition.op, {})))
+        named = definition.name in used
+        if definition.name == d.output or not (definition.auto or named):
+            continue
+        if _is_norm(definition.op) and not named:
+            continue  # a norm written out as its sum needs no name
+        out.append((whole(d, definition.name), of_op(definition.op, {})))
     return tuple(out)
+
+
+def _is_norm(op: ir.Op) -> bool:
+    return isinstance(op, ir.Reduce) and op.kind == "norm"
 
 
 # -- component formula, expansion, partials --------------------------------------------------------
@@ -64,7 +73,7 @@ def component_formula(d: Derivation, out: tuple, wrt: tuple) -> S.ComponentFormu
     engine = Engine(d.graph)
     value = engine.value(d.graph.definition(d.output).op, out)
     value = T.rename_sums(value, names=letters(d))
-    rhs = T.to_sympy(value)
+    rhs = _spell_out_norms(d, engine, T.to_sympy(value))
     return S.ComponentFormula(
         f"Pick one component of {d.output} and one of {d.wrt}, and write the output component "
         "as an explicit sum over its indices.",
@@ -73,6 +82,27 @@ def component_formula(d: Derivation, out: tuple, wrt: tuple) -> S.ComponentFormu
         entry(d, d.wrt, wrt),
         _definitions(d, rhs),
     )
+
+
+def _spell_out_norms(d: Derivation, engine: Engine, rhs: sympy.Expr) -> sympy.Expr:
+    """A norm the tool named (n = ||r||) written as its sum: L = n^2 reads L = sum_k r_k^2."""
+    for definition in d.graph.definitions:
+        op = definition.op
+        name = sympy.Symbol(definition.name)
+        if definition.auto and _is_norm(op) and rhs.has(name):
+            rhs = rhs.xreplace({name: T.to_sympy(engine.value(op, ()))})
+    return _tidy_sums(d, rhs)
+
+
+def _tidy_sums(d: Derivation, expr: sympy.Expr) -> sympy.Expr:
+    """Readable names (k, l, ...) for summation indices the engine named _t0, _t1, ..."""
+    free = iter(k for k in letters(d) if k not in expr.free_symbols)
+    mapping = {}
+    for total in sorted(expr.atoms(sympy.Sum), key=str):
+        for k, *_ in total.limits:
+            if k.name.startswith("_t") and k not in mapping:
+                mapping[k] = next(free)
+    return expr.xreplace(mapping)
 
 
 def _single_sum(expr: sympy.Expr) -> sympy.Sum | None:
