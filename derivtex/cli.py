@@ -12,6 +12,15 @@ from . import __version__
 from .errors import DerivtexError
 
 VECTORS = ("arrow", "bold")
+OUTPUT_OPTION = click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Output folder.",
+)
 
 
 class CliError(click.ClickException):
@@ -153,15 +162,7 @@ def _step_json(step, d) -> dict:
 
 @main.command()
 @_common
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("build"),
-    show_default=True,
-    help="Output folder.",
-)
+@OUTPUT_OPTION
 @click.option("--name", help="File name without extension (default: from the output and wrt).")
 @click.option("--title", help="The handout's title.")
 @click.option("--tex-only", is_flag=True, help="Write the .tex only; do not run TeX.")
@@ -216,14 +217,7 @@ def derive(
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("build"),
-    show_default=True,
-)
+@OUTPUT_OPTION
 @click.option(
     "--mode",
     type=click.Choice(("solutions", "exercises", "both")),

@@ -12,6 +12,7 @@ from functools import cache
 import numpy as np
 import pytest
 import sympy
+from checks import central_differences
 from sympy import (
     Identity,
     KroneckerDelta,
@@ -51,20 +52,6 @@ def random_values(
         size = numpy_shape(shape, sizes)
         values[name] = rng.uniform(0.5, 1.5, size) if positive else rng.normal(0.0, 1.0, size)
     return values
-
-
-def central_differences(f: Fn, values: Values, wrt: str, h: float = 1e-6) -> np.ndarray:
-    """d f / d values[wrt] by central differences, shape f.shape + wrt.shape."""
-    base = np.asarray(values[wrt], dtype=float)
-    out = np.asarray(f(values))
-    jac = np.zeros(out.shape + base.shape)
-    for pos in np.ndindex(base.shape):
-        step = np.zeros_like(base)
-        step[pos] = h
-        plus = np.asarray(f({**values, wrt: base + step}))
-        minus = np.asarray(f({**values, wrt: base - step}))
-        jac[(..., *pos)] = (plus - minus) / (2 * h)
-    return jac
 
 
 def assert_close(got: np.ndarray, want: np.ndarray, what: str) -> None:

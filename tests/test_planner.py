@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 import pytest
 import sympy
+from checks import central_differences, dim, idx
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,14 +49,6 @@ SIZE = 8  # every symbolic dimension, in numeric checks: the default example y_3
 
 
 # -- symbols -------------------------------------------------------------------------------------
-def dim(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, positive=True, integer=True)
-
-
-def idx(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, integer=True)
-
-
 C, D, M, N = map(dim, "CDMN")
 i, j, k, l = map(idx, "ijkl")  # noqa: E741 - the reference's index names
 V, W, X, Y, m, x, y = map(IndexedBase, ("V", "W", "X", "Y", "m", "x", "y"))
@@ -146,19 +139,6 @@ def storage(text: str, sizes: Mapping[str, int]) -> tuple[int, ...]:
 def free_dims(text: str, sizes: Mapping[str, int]) -> tuple[int, ...]:
     """The sizes of the axes that carry an index (axes of size 1 carry none)."""
     return tuple(size_of(p, sizes) for p in parse_shape(text) if p != "1")
-
-
-def central_differences(f: Forward, values: Values, wrt: str, h: float = 1e-6) -> np.ndarray:
-    base = np.asarray(values[wrt], dtype=float)
-    out = np.asarray(f(values))
-    jac = np.zeros(out.shape + base.shape)
-    for pos in np.ndindex(base.shape):
-        step = np.zeros_like(base)
-        step[pos] = h
-        plus = np.asarray(f({**values, wrt: base + step}))
-        minus = np.asarray(f({**values, wrt: base - step}))
-        jac[(..., *pos)] = (plus - minus) / (2 * h)
-    return jac
 
 
 def close(got, want, what: str, tol: float = 1e-5) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from checks import central_differences
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
@@ -154,19 +155,6 @@ def values(sizes: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     dims = {"D x D": (sizes, sizes), "D": (sizes,), "1": ()}
     return {name: rng.normal(0.0, 0.6, dims[shape]) for name, shape in SHAPES.items()}
-
-
-def central_differences(f: Callable[[Env], np.ndarray], env: Env, wrt: str, h: float = 1e-6):
-    base = np.asarray(env[wrt], dtype=float)
-    out = np.asarray(f(env), dtype=float)
-    jac = np.zeros(out.shape + base.shape)
-    for pos in np.ndindex(base.shape):
-        step = np.zeros_like(base)
-        step[pos] = h
-        plus = np.asarray(f({**env, wrt: base + step}))
-        minus = np.asarray(f({**env, wrt: base - step}))
-        jac[(..., *pos)] = (plus - minus) / (2 * h)
-    return jac
 
 
 def derive(text: str, wrt: str) -> derivtex.Derivation:

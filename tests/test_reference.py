@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sympy
+from checks import dim, idx
 from sympy import KroneckerDelta, MatMul, MatrixSymbol, Sum, Transpose
 
 import derivtex
-
-
-def dim(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, positive=True, integer=True)
-
-
-def idx(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, integer=True)
-
 
 C, D, M, N = map(dim, "CDMN")
 i, j, k, l = map(idx, "ijkl")  # noqa: E741 - the reference's index names
