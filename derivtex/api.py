@@ -147,7 +147,8 @@ def derive(
     d = derive_graph(graph, wrt, layout)
     if steps is False:
         return d
-    options = (dict(example) if example else None, tuple(steps) if steps is not None else None)
+    only = None if steps is None or steps is True else tuple(steps)
+    options = (dict(example) if example else None, only)
     return dataclasses.replace(d, plan_options=options)
 
 

@@ -153,7 +153,7 @@ def _pattern(d: Derivation, array: sympy.IndexedBase):
         return array[free], d.index_result, None
     factor = d.index.terms[0].factor
     deltas = [f for f in sympy.Mul.make_args(factor) if isinstance(f, sympy.KroneckerDelta)]
-    mapping = {}
+    mapping: dict[sympy.Symbol, sympy.Symbol] = {}
     for delta in deltas:
         a, b = delta.args
         a, b = (a, b) if free.index(a) < free.index(b) else (b, a)

@@ -58,7 +58,8 @@ def chain_rule(d: Derivation, name: str, link: str, out_idx: tuple, names: tuple
     summand = sympy.Mul(partial(out_e, mid_e), partial(mid_e, wrt_e), evaluate=False)
     limits = ((k, 1, dim) for k, dim in zip(mid, shape.free_dims, strict=True))
     component = sympy.Sum(summand, *limits)
-    expanded, gaps = (), ()
+    expanded: tuple[sympy.Expr, ...] = ()
+    gaps: tuple[int, ...] = ()
     if len(mid) == 1:
         values, gaps = shown(shape.free_dims[0], None)
         expanded = tuple(
@@ -133,7 +134,8 @@ def _apply(lam: sympy.Lambda, m: sympy.Basic) -> sympy.Basic:
 
 def chain_steps(d: Derivation) -> list:
     """One chain-rule step per user-named intermediate, from the output inward."""
-    out, name, idx, names = [], d.output, d.index.out_idx, letters(d)
+    out: list[S.ChainRule] = []
+    name, idx, names = d.output, d.index.out_idx, letters(d)
     while (link := link_of(d, name)) is not None and len(out) < 8:
         out.append(chain_rule(d, name, link, idx, names))
         n = len(d.graph.shape_of(link).free_dims)

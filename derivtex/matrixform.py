@@ -226,7 +226,8 @@ def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_P
 
 def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
     """Follow the chain of factors from an index until a stop index or a vector ends it."""
-    chain, cur = [], start
+    chain: list[sympy.MatrixExpr] = []
+    cur = start
     while True:
         piece = next((p for p in pieces if cur in p.slots), None)
         if piece is None:

@@ -315,6 +315,7 @@ def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
             continue
         value = eval_matrix(arg, env, dims, b)
         out = value if out is None else b.matmul(out, value)
+    assert out is not None, "a matrix product holds at least one matrix"
     return coeff * out
 
 

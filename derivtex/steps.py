@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 import sympy
 
 from .verify import VerificationReport
 
-Expr = sympy.Basic
-Grid = tuple[tuple[Expr | None, ...], ...]  # None marks the dots between shown entries
+Expr: TypeAlias = sympy.Basic
+Grid: TypeAlias = tuple[tuple[Expr | None, ...], ...]  # None marks the dots between shown entries
 
 
 @dataclass(frozen=True, slots=True)
