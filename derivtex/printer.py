@@ -229,6 +229,21 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     # Whole matrices and vectors ------------------------------------------------------------------
 
+    def _print_MatMul(self, expr: sympy.MatMul) -> str:
+        """Juxtaposed factors; sympy's own version canonicalizes the product on every call."""
+        args = list(expr.args)
+        sign = ""
+        if args[0].is_Number and args[0] < 0:
+            sign, args[0] = "- ", -args[0]
+            if args[0] == 1 and len(args) > 1:
+                args = args[1:]
+        return sign + " ".join(self._matmul_factor(a) for a in args)
+
+    def _matmul_factor(self, arg: sympy.Basic) -> str:
+        tex = self._print(arg)
+        grouped = (sympy.MatAdd, sympy.Add, sympy.HadamardProduct, sympy.MatMul)
+        return rf"\left({tex}\right)" if isinstance(arg, grouped) else tex
+
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         tex = self._print(expr.arg)
         if not isinstance(expr.arg, sympy.MatrixSymbol | sympy.OneMatrix):

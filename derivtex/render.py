@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,15 @@ def section(
     return Section(heading, intro, statements, inputs, asked, d.layout, d.steps, note)
 
 
+@functools.lru_cache(maxsize=8)
+def _environment(user_dir: Path | None):
+    """One environment per template folder, so each template is compiled once per process.
+
+    Jinja still notices a user template edited on disk (it checks file times on every load).
+    """
+    return make_environment(user_dir)
+
+
 def render(
     derivations: Derivation | Sequence[Derivation | Section],
     *,
@@ -82,7 +92,7 @@ def render(
     """The .tex text of a document holding the given derivations."""
     items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
     sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
-    env = make_environment(Path(templates) if templates else None)
+    env = _environment(Path(templates).resolve() if templates else None)
     return render_template(
         env,
         f"{document}.tex.j2",
