@@ -106,3 +106,9 @@ class TemplateError(DerivtexError):
     """A template could not be found or rendered."""
 
     exit_code = 1
+
+
+class TemplateFolderError(TemplateError):
+    """The user's template folder does not exist: bad input, like a bad option."""
+
+    exit_code = 2

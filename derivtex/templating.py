@@ -15,7 +15,7 @@ import sympy
 from jinja2.sandbox import SandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
-from derivtex.errors import TemplateError
+from derivtex.errors import TemplateError, TemplateFolderError
 from derivtex.printer import GREEK, Notation, name_latex, to_latex
 from derivtex.templatefiles import builtin_templates, template_file, template_names
 
@@ -103,7 +103,10 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
         if not Path(user_dir).is_dir():
-            raise TemplateError(f"template folder not found: {user_dir}")
+            raise TemplateFolderError(
+                f"template folder not found: {user_dir}",
+                hint="pass an existing folder; 'derivtex templates export DIR' writes one to edit",
+            )
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(TraversableLoader(builtin_templates()))
     env = LatexEnvironment(

@@ -233,3 +233,10 @@ def test_module_entry_point() -> None:
     )
     assert out.returncode == 0 and "derivtex" in out.stdout
     assert shutil.which("python3")
+
+
+def test_missing_template_folder_is_bad_input(tmp_path: Path) -> None:
+    args = ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "--tex-only"]
+    result = CliRunner().invoke(main, [*args, "--templates", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "template folder not found" in result.output and "hint:" in result.output
