@@ -106,6 +106,23 @@ class Derivation:
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
+    def _repr_markdown_(self) -> str:
+        """The steps for Jupyter: a heading, the justification and the math of each."""
+        from .printer import to_latex
+
+        note = notation(self.graph)
+        blocks = []
+        for step in self.steps:
+            lines = [f"**{step.kind.replace('_', ' ').capitalize()}.** {step.justification}"]
+            for name in step.__slots__:
+                value = getattr(step, name)
+                items = value if isinstance(value, tuple) else (value,)
+                if items and all(isinstance(v, sympy.Basic) for v in items):
+                    math = ", ".join(f"${to_latex(v, note)}$" for v in items)
+                    lines.append(f"- {name.replace('_', ' ')}: {math}")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
 
 def notation(graph: ir.Graph, vectors: str = "arrow"):
     """How to print the tensors of a graph."""

@@ -240,3 +240,10 @@ def test_missing_template_folder_is_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "--templates", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "template folder not found" in result.output and "hint:" in result.output
+
+
+def test_repr_markdown_shows_every_step_with_math() -> None:
+    text = _derive("matrix-times-column")._repr_markdown_()
+    for heading in ("Component formula", "Sum expansion", "Term partial", "Summary"):
+        assert f"**{heading}.**" in text
+    assert "$W_{3,7}$" in text and "$W_{3,7} \\vec{x}_{7}$" in text
