@@ -51,6 +51,7 @@ class _Lowerer:
         self.shapes: dict[str, Shape] = {}
         self.defs: list[ir.Definition] = []
         self.taken = set(inputs) | {s.target for s in program.statements}
+        self.named_ops: dict[ir.Op, str] = {}
 
     # -- errors --------------------------------------------------------------------------------
     def text(self, node: n.Node) -> str:
@@ -84,7 +85,10 @@ class _Lowerer:
         """The op itself if it already is a name, else a new definition that names it."""
         if isinstance(op, ir.Leaf | ir.Ref):
             return op
+        if op in self.named_ops:  # relu(W x) + softplus(W x): one name for W x
+            return ir.Ref(self.named_ops[op], op.shape)
         name = self.fresh_name(role)
+        self.named_ops[op] = name
         self.defs.append(ir.Definition(name, op, True, span))
         self.shapes[name] = op.shape
         return ir.Ref(name, op.shape)

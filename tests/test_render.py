@@ -14,6 +14,7 @@ import derivtex
 from derivtex.cli import main
 from derivtex.compile import compile_pdf, tex_available
 from derivtex.render import render, section
+from derivtex.steps import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -247,3 +248,51 @@ def test_repr_markdown_shows_every_step_with_math() -> None:
     for heading in ("Component formula", "Sum expansion", "Term partial", "Summary"):
         assert f"**{heading}.**" in text
     assert "$W_{3,7}$" in text and "$W_{3,7} \\vec{x}_{7}$" in text
+
+
+MANY = [
+    ("L = a^T x", {"a": "D", "x": "D"}, "x"),
+    ("L = x^T A x", {"A": "D x D", "x": "D"}, "x"),
+    ("L = a^T X b", {"a": "C", "X": "C x D", "b": "D"}, "X"),
+    ("L = tr(A X B)", {"A": "E x C", "X": "C x D", "B": "D x E"}, "X"),
+    ("Y = A X B", {"A": "E x C", "X": "C x D", "B": "D x F"}, "X"),
+    ("y = A B C x", {"A": "E x F", "B": "F x G", "C": "G x H", "x": "H"}, "B"),
+    ("L = norm(W x - t)^2", {"W": "C x D", "x": "D", "t": "C"}, "x"),
+    ("y = sigmoid(W x + b)", {"W": "C x D", "x": "D", "b": "C"}, "b"),
+    ("y = tanh(W x)", {"W": "C x D", "x": "D"}, "W"),
+    ("y = exp(x)", {"x": "D"}, "x"),
+    ("y = x .* z", {"x": "D", "z": "D"}, "x"),
+    ("L = sum(x)", {"x": "D"}, "x"),
+    ("L = tr(X^T X)", {"X": "C x D"}, "X"),
+    ("L = norm(x)", {"x": "D"}, "x"),
+    ("L = sin(a^T x)", {"a": "D", "x": "D"}, "x"),
+    ("y = s x", {"s": "1", "x": "D"}, "s"),
+    ("y = relu(W x) + softplus(W x)", {"W": "3 x 2", "x": "2"}, "x"),
+    ("Y = X W", {"X": "N x D", "W": "D x C"}, "W"),
+    ("Y = X W", {"X": "N x D", "W": "D x C"}, "X"),
+    ("h = sigmoid(W1 x + b1); y = W2 h + b2; L = norm(y - t)^2",
+     {"W1": "H x D", "x": "D", "b1": "H", "W2": "C x H", "b2": "C", "t": "C"}, "b1"),
+    ("y = x_hat W + alpha b", {"x_hat": "1 x D", "W": "D x C", "alpha": "1", "b": "1 x C"},
+     "alpha"),
+]  # fmt: skip
+
+
+@needs_tex
+def test_many_derivations_render_and_compile(tmp_path: Path) -> None:
+    """Every step kind, in both layouts and both vector styles, through TeX without an error."""
+    sections = [
+        section(
+            derivtex.derive(text, wrt, shapes, layout=("numerator", "denominator")[n % 2]),
+            title=text,
+            vectors=("arrow", "bold")[n % 3 == 0],
+        )
+        for n, (text, shapes, wrt) in enumerate(MANY)
+    ]
+    kinds = {step.kind for s in sections for step in s.steps}
+    assert kinds == set(KINDS)
+    tex = tmp_path / "many.tex"
+    tex.write_text(render(sections, title="Many"))
+    result = compile_pdf(tex, timeout=180)
+    text = pdf_text(result.pdf)
+    assert text.count("Verified") == len(MANY)
+    assert not [w for w in result.warnings if w.startswith("Overfull")]
