@@ -6,10 +6,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -17,11 +15,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-import click
-
 from . import __version__
 from .compile import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
-from .errors import DerivtexError, InputError, SpecError, TexNotFoundError
+from .errors import DerivtexError, SpecError, TexNotFoundError
+from .outcomes import (
+    Outcome,
+    Problem,
+    derivation_problem,
+    error_lines,
+    report,
+    spec_failure,
+    warning_problem,
+)
 from .spec import DerivationSpec, Spec, load_spec, spec_files
 from .templatefiles import builtin_templates, template_file, template_names
 
@@ -32,33 +37,12 @@ DOCUMENTS = ("handout", "exercises")
 MODES = {"solutions": ("handout",), "exercises": ("exercises",), "both": ("handout", "exercises")}
 SUFFIXES = {"handout": "", "exercises": "-exercises"}
 STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
-COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
 # The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
 BUILDING = ("building", ("built", "unchanged", "failed"))
 CHECKING = ("checking", ("checked", "failed"))
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a spec: where, a one-line summary and indented detail lines."""
-
-    path: str
-    line: int | None
-    summary: str
-    details: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return "\n".join((f"{where}: {self.summary}", *self.details))
-
-    def annotation(self) -> str:
-        """The GitHub Actions workflow command that marks this problem on the file's line."""
-        where = f"file={_escape(self.path, True)}"
-        where += f",line={self.line}" if self.line else ""
-        return f"::error {where}::{_escape(self.summary)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +81,6 @@ class Rendered:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one spec file."""
-
-    path: Path
-    status: str  # built, unchanged, checked or failed
-    outputs: tuple[Path, ...] = ()
-    seconds: float = 0.0
-    problems: tuple[Problem, ...] = ()
-    code: int = 0  # the exit code it asks for: 1 a derivation or TeX failed, 2 a malformed spec
-
-
 # --- the commands ---
 
 
@@ -131,7 +103,7 @@ def build_specs(
     if tasks and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
     done = [o for o in prepared if isinstance(o, Outcome)]
-    return _report([*done, *_pipeline(tasks, jobs)], len(files), *BUILDING)
+    return report([*done, *_pipeline(tasks, jobs)], len(files), *BUILDING)
 
 
 def check_specs(paths: Iterable[Path | str]) -> int:
@@ -141,22 +113,7 @@ def check_specs(paths: Iterable[Path | str]) -> int:
     file is checked either way, so one run shows every problem.
     """
     files = spec_files(paths)
-    return _report(_map(_check, files, None), len(files), *CHECKING)
-
-
-def init_project(directory: Path) -> tuple[Path, ...]:
-    """Write a starter spec and a GitHub Actions workflow that builds it; never overwrite."""
-    files = {Path(directory, name): text for name, text in _starter_files().items()}
-    existing = [str(path) for path in files if path.exists()]
-    if existing:
-        raise DerivtexError(
-            f"refusing to overwrite {', '.join(existing)}", hint="move them away or pick a folder"
-        )
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as handle:  # "x": a file made meanwhile survives
-            handle.write(text)
-    return tuple(files)
+    return report(_map(_check, files, None), len(files), *CHECKING)
 
 
 def _check_options(mode: str, jobs: int | None) -> None:
@@ -196,7 +153,7 @@ def _prepare(
         content = path.read_bytes()
         spec = load_spec(path)
     except (OSError, SpecError) as exc:
-        return _spec_failure(path, exc)
+        return spec_failure(path, exc)
     key = _fingerprint_base(content, spec.templates, strict)
     outputs = tuple(
         Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc)) for doc in MODES[mode]
@@ -285,7 +242,7 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
         try:
             problems = _write_output(task, output, text)
         except DerivtexError as exc:  # TeX failed; the previous PDF stays
-            problems = (Problem(str(task.spec.path), None, *_message(exc)),)
+            problems = (Problem(str(task.spec.path), None, *error_lines(exc)),)
         if problems:
             return Outcome(task.spec.path, "failed", problems=problems, code=1)
     seconds = item.seconds + time.perf_counter() - started
@@ -300,7 +257,7 @@ def _texts(spec: Spec, documents: Sequence[str]) -> tuple[tuple[str, ...], tuple
     try:
         return tuple(_render(spec, sections, document) for document in documents), ()
     except DerivtexError as exc:  # a template failed, perhaps one of the user's
-        return (), (Problem(str(spec.path), None, *_message(exc)),)
+        return (), (Problem(str(spec.path), None, *error_lines(exc)),)
 
 
 def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
@@ -310,10 +267,10 @@ def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
         try:
             sections.append(_section(dspec))
         except DerivtexError as exc:
-            problems.append(_derivation_problem(spec, dspec, *_message(exc)))
+            problems.append(derivation_problem(spec, dspec, *error_lines(exc)))
         except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
             message = f"internal error ({type(exc).__name__}: {exc}); please report it"
-            problems.append(_derivation_problem(spec, dspec, message, ()))
+            problems.append(derivation_problem(spec, dspec, message, ()))
     return tuple(sections), tuple(problems)
 
 
@@ -356,7 +313,7 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
         result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
         warnings = [w for w in result.warnings if not w.startswith(MINOR)] if task.strict else []
         if warnings:
-            return tuple(_warning_problem(task.spec.path, output.pdf, w) for w in warnings)
+            return tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
     stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
     write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
@@ -369,7 +326,7 @@ def _check(path: Path) -> Outcome:
     try:
         spec = load_spec(path)
     except SpecError as exc:
-        return _spec_failure(path, exc)
+        return spec_failure(path, exc)
     # Rendering is cheap and finds template errors (a user's templates too) before a build does.
     problems = _texts(spec, DOCUMENTS)[1]
     if problems:
@@ -390,160 +347,3 @@ def _map(fn: Callable[[T], R], items: Sequence[T], jobs: int | None) -> Iterator
     with ProcessPoolExecutor(max_workers=_workers(jobs, len(items))) as pool:
         for future in as_completed([pool.submit(fn, item) for item in items]):
             yield future.result()
-
-
-# --- problems ---
-
-
-def _message(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
-    """An error's first line, and the rest of it (caret lines, hint) as indented lines."""
-    first, *more = exc.message.splitlines() or [""]
-    # str() of an InputError adds the source line and caret after the message; keep them.
-    rest = str(exc).removeprefix("error: " if isinstance(exc, InputError) else "")
-    rest = rest.removeprefix(exc.message)
-    return first, tuple(f"  {line}" for line in (*more, *rest.splitlines()) if line.strip())
-
-
-def _derivation_problem(
-    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...]
-) -> Problem:
-    text = f"derivation '{dspec.name}': {summary}"
-    return Problem(str(spec.path), dspec.line_of("given"), text, details)
-
-
-def _spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
-    if isinstance(exc, OSError):
-        problem = Problem(str(path), None, f"cannot read the spec file: {exc.strerror or exc}")
-        return Outcome(path, "failed", problems=(problem,), code=2)
-    line = getattr(exc, "line", None)  # spec_error puts the file and line in the message too
-    summary, details = _message(exc)
-    prefix = f"{path}:{line}: " if line else f"{path}: "
-    problem = Problem(str(path), line, summary.removeprefix(prefix), details)
-    return Outcome(path, "failed", problems=(problem,), code=exc.exit_code)
-
-
-def _warning_problem(spec_path: Path, pdf: Path, warning: str) -> Problem:
-    return Problem(str(spec_path), None, f"{pdf.name}: TeX warning (--strict): {warning}")
-
-
-def _escape(text: str, is_property: bool = False) -> str:
-    """Escape text for a GitHub Actions workflow command (as @actions/core does)."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if is_property else text
-
-
-# --- reporting ---
-
-
-def _report(outcomes: Iterable[Outcome], total: int, label: str, counted: Sequence[str]) -> int:
-    """Print a line per spec (or a progress bar on a terminal), then the counts; the exit code."""
-    counts: Counter[str] = Counter()
-    code = 0
-    for outcome in _progress(outcomes, total, label):
-        counts[outcome.status] += 1
-        code = max(code, outcome.code)
-        _echo(outcome)
-    click.echo(", ".join(f"{counts[status]} {status}" for status in counted))
-    return code
-
-
-def _progress(outcomes: Iterable[Outcome], total: int, label: str) -> Iterable[Outcome]:
-    if not sys.stdout.isatty():
-        return outcomes
-    # On a terminal, a bar while the work runs; the lines follow when it is done.
-    with click.progressbar(outcomes, length=total, label=label, color=_colour()) as bar:
-        return list(bar)
-
-
-def _echo(outcome: Outcome) -> None:
-    click.echo(f"{_style(outcome.status)} {_what(outcome)}")
-    for problem in outcome.problems:
-        click.echo(problem.text(), err=True)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for problem in outcome.problems:
-            click.echo(problem.annotation())
-
-
-def _what(outcome: Outcome) -> str:
-    if outcome.status == "built":
-        return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
-    if outcome.status == "unchanged":
-        return outcome.path.stem
-    return str(outcome.path)
-
-
-def _style(status: str) -> str:
-    word = "FAILED" if status == "failed" else status
-    return click.style(word, fg=COLOURS[status], bold=status == "failed") if _colour() else word
-
-
-def _colour() -> bool:
-    return not os.environ.get("NO_COLOR")  # https://no-color.org: set and not empty means no
-
-
-# --- init ---
-
-
-STARTER_SPEC = """\
-# A derivtex spec: one handout, with a worked derivation for each [[derivation]] table.
-#   derivtex check derivations.toml            # plan and verify, no TeX needed
-#   derivtex build derivations.toml -o build   # build/derivations.pdf
-#   derivtex build derivations.toml --mode both  # also build/derivations-exercises.pdf
-title = "Matrix derivatives, step by step"
-author = "Your name"
-intro = "Each section works out one derivative component by component."
-
-[defaults]
-layout = "numerator"  # or "denominator"
-vectors = "arrow"     # or "bold"
-
-[[derivation]]
-name = "linear-map"
-title = "A matrix times a vector"
-given = "y = W x"
-shapes = { W = "C x D", x = "D" }
-wrt = "x"
-example = { y = 3, x = 7 }  # the components worked out by hand
-
-[[derivation]]
-name = "squared-loss"
-title = "A squared loss, by the weights"
-given = "L = norm(W x - t)^2"
-shapes = { W = "C x D", x = "D", t = "C" }
-wrt = "W"
-"""
-
-WORKFLOW = """\
-# Builds the derivtex handouts on every push and keeps the PDFs as a workflow artifact.
-name: derivtex
-on:
-  push:
-  pull_request:
-  workflow_dispatch:
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Install TeX
-        run: sudo apt-get update && sudo {install}
-      - name: Install derivtex
-        # From PyPI; in a checkout of derivtex itself use `pip install .` instead.
-        run: pip install derivtex
-      - name: Build the PDFs
-        run: derivtex build {spec} -o build --mode both
-      - uses: actions/upload-artifact@v4
-        if: always()
-        with:
-          name: derivtex-pdfs
-          path: build/*.pdf
-"""
-
-
-def _starter_files() -> dict[str, str]:
-    spec = "derivations.toml"
-    workflow = WORKFLOW.format(install=INSTALL_COMMAND, spec=spec)
-    return {spec: STARTER_SPEC, ".github/workflows/derivtex.yml": workflow}

@@ -258,7 +258,7 @@ def check(paths) -> None:
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(directory) -> None:
     """Write a starter spec and a GitHub Actions workflow that builds the PDFs."""
-    from .build import init_project
+    from .starter import init_project
 
     for path in _run(init_project, directory):
         click.echo(str(path))

@@ -12,11 +12,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from derivtex import build
-from derivtex.build import Outcome, Problem, Task, _prepare, _style, init_project
+from derivtex.build import Task, _prepare
 from derivtex.cli import main
 from derivtex.compile import tex_available
 from derivtex.errors import DerivtexError
+from derivtex.outcomes import Outcome, Problem, style
 from derivtex.spec import load_spec
+from derivtex.starter import init_project
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "neural-network.toml"
@@ -305,8 +307,8 @@ def test_annotations_escape_workflow_command_syntax() -> None:
 @pytest.mark.parametrize(("no_color", "coloured"), [("1", False), ("", True)])
 def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch, no_color, coloured) -> None:
     monkeypatch.setenv("NO_COLOR", no_color)
-    assert ("\x1b[" in _style("failed")) is coloured
-    assert "FAILED" in _style("failed")
+    assert ("\x1b[" in style("failed")) is coloured
+    assert "FAILED" in style("failed")
 
 
 # --- init and the pre-commit hook ---
