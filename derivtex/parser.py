@@ -8,11 +8,12 @@ import sympy
 
 from . import nodes as n
 from .errors import ParseError, UnknownFunctionError
+from .functions import ELEMENTWISE
 from .lexer import Token, tokenize
 
 # name -> number of arguments
 FUNCTIONS: dict[str, int] = {
-    **dict.fromkeys(("exp", "log", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "sqrt"), 1),
+    **dict.fromkeys(ELEMENTWISE, 1),
     "sum": 1,
     "tr": 1,
     "norm": 1,

@@ -16,14 +16,9 @@ from .errors import (
     UndeclaredNameError,
     WrtError,
 )
-from .parser import FUNCTIONS
-from .shapes import SCALAR, Shape, computed_shape, parse_shape
+from .functions import ELEMENTWISE
+from .shapes import Shape, computed_shape, parse_shape
 
-ELEMENTWISE_FUNCS = frozenset(f for f, arity in FUNCTIONS.items() if arity == 1) - {
-    "sum",
-    "tr",
-    "norm",
-}
 # Names the tool gives to values it has to name, by the role they play.
 AUTO_NAMES = {"arg": "zuvg", "residual": "rew", "norm": "nc", "base": "sab"}
 
@@ -183,7 +178,7 @@ class _Lowerer:
 
     def call(self, node: n.Call, top: bool) -> ir.Op:
         args = tuple(self.lower(a) for a in node.args)
-        if node.func in ELEMENTWISE_FUNCS:
+        if node.func in ELEMENTWISE:
             return ir.Apply(node.func, self.named(args[0], "arg", node.span), args[0].shape)
         if node.func == "hadamard":
             return self.binop(n.BinOp("hadamard", node.args[0], node.args[1], node.span))
@@ -274,9 +269,9 @@ def lower(program: n.Program, shapes: Mapping[str, str | Shape], of: str | None 
             f"there is no statement {output!r} to take as the output",
             hint="name one of: " + ", ".join(s.target for s in program.statements),
         )
-    used = {name for name, _ in inputs.items()}
+    # Declared but unused inputs stay, so that --wrt on one says "does not depend on".
     return ir.Graph(
-        tuple((k, v) for k, v in inputs.items() if k in used),
+        tuple(inputs.items()),
         tuple(lowerer.defs),
         output,
         program.source,
@@ -312,4 +307,4 @@ def depends_on(graph: ir.Graph, name: str) -> frozenset[str]:
     return direct.union(*(depends_on(graph, d) for d in direct))
 
 
-__all__ = ["lower", "check_wrt", "depends_on", "SCALAR"]
+__all__ = ["lower", "check_wrt", "depends_on"]
