@@ -22,8 +22,8 @@ from functools import partial
 from pathlib import Path
 
 import derivtex
-from derivtex.compile import compile_pdf
-from derivtex.render import render
+from derivtex.rendering.document import render
+from derivtex.tex.runner import compile_pdf
 
 EXAMPLES = {
     "1 matrix-times-column": ("y = W x", {"W": "C x D", "x": "D"}, "x"),

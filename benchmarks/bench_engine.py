@@ -34,7 +34,7 @@ from sympy import (
 from sympy.core.cache import clear_cache
 
 import derivtex
-from derivtex.functions import sigmoid
+from derivtex.language.functions import sigmoid
 
 REFERENCE_MS = 10.0
 NETWORK_MS = 50.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import (
+from derivtex.errors import (
     CycleError,
     DerivtexError,
     InputError,
@@ -23,13 +23,21 @@ from .errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api import Derivation, derive
-    from .compile import compile_pdf
-    from .render import render
+    from derivtex.api import Derivation, derive
+    from derivtex.rendering.document import render
+    from derivtex.tex.runner import compile_pdf
 
 # Loaded on first use: sympy takes half a second to import, and `derivtex build` with nothing
 # to rebuild, `derivtex --help` and `derivtex init` never need it.
-_LAZY = {"Derivation": "api", "derive": "api", "compile_pdf": "compile", "render": "render"}
+# Each public name maps to the module that defines it; no submodule shares a public name, so
+# importing a submodule can never shadow one (tests/test_api.py calls each twice).
+_LAZY = {
+    "Derivation": "derivation.model",
+    "derive": "api",
+    "write_handout": "api",
+    "render": "rendering.document",
+    "compile_pdf": "tex.runner",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -59,4 +67,5 @@ __all__ = [
     "compile_pdf",
     "derive",
     "render",
+    "write_handout",
 ]

@@ -1,5 +1,5 @@
 """python -m derivtex runs the command line."""
 
-from .cli import main
+from derivtex.cli import main
 
 main()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import DerivtexError
+from derivtex import __version__
+from derivtex.errors import DerivtexError
 
 VECTORS = ("arrow", "bold")
 OUTPUT_OPTION = click.option(
@@ -73,7 +73,7 @@ def _example(text: str | None) -> dict[str, tuple[int, ...]] | None:
 
 
 def _derive(text, wrt, shape, layout, example):
-    from .api import derive
+    from derivtex.api import derive
 
     return _run(derive, text, wrt, _shapes(shape), layout=layout, example=_example(example))
 
@@ -109,55 +109,18 @@ def main() -> None:
 def plan(text, wrt, shape, layout, example, as_json) -> None:
     """Print the steps of a derivation as text (or JSON)."""
     d = _derive(text, wrt, shape, layout, example)
-    steps = _run(lambda: d.steps)
+    from derivtex.rendering.printer import notation
+    from derivtex.rendering.serialize import fields, plain, step_data
+
     if as_json:
-        click.echo(json.dumps([_step_json(s, d) for s in steps], indent=2))
+        note = notation(d.graph)
+        click.echo(json.dumps([step_data(s, note) for s in d.steps], indent=2))
         return
-    for step in steps:
+    for step in d.steps:
         click.echo(f"[{step.kind}] {step.justification}")
-        for name, value in _fields(step):
-            click.echo(f"    {name}: {_plain(value)}")
+        for name, value in fields(step):
+            click.echo(f"    {name}: {plain(value)}")
         click.echo()
-
-
-def _fields(step):
-    return [(f, getattr(step, f)) for f in step.__slots__ if f != "justification"]
-
-
-def _plain(value) -> str:
-    import sympy
-
-    if isinstance(value, sympy.Basic):
-        return sympy.sstr(value)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_plain(v) for v in value) + ")"
-    return str(value)
-
-
-def _step_json(step, d) -> dict:
-    import sympy
-
-    from .api import notation
-    from .printer import to_latex
-
-    note = notation(d.graph)
-
-    def convert(value):
-        if isinstance(value, sympy.Basic):
-            return {"latex": to_latex(value, note), "srepr": sympy.srepr(value)}
-        if isinstance(value, tuple):
-            return [convert(v) for v in value]
-        if value is None or isinstance(value, str | int | float | bool):
-            return value
-        if hasattr(value, "__slots__"):
-            return {f: convert(getattr(value, f)) for f in value.__slots__}
-        return str(value)
-
-    return {
-        "kind": step.kind,
-        "justification": step.justification,
-        **{k: convert(v) for k, v in _fields(step)},
-    }
 
 
 @main.command()
@@ -196,7 +159,7 @@ def derive(
     timeout,
 ) -> None:
     """Write the worked derivation as .tex and compile it to PDF."""
-    from .handout import write_handout
+    from derivtex.api import write_handout
 
     d = _derive(text, wrt, shape, layout, example)
     paths = _run(
@@ -230,7 +193,7 @@ def derive(
 @click.option("--timeout", type=float, default=120.0, show_default=True)
 def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
     """Build a PDF for each spec file (a folder means every *.toml in it)."""
-    from .build import build_specs
+    from derivtex.project.build import build_specs
 
     code = _run(
         build_specs,
@@ -249,7 +212,7 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(paths) -> None:
     """Parse, plan and verify spec files without TeX (fast; for pre-commit hooks)."""
-    from .build import check_specs
+    from derivtex.project.build import check_specs
 
     sys.exit(_run(check_specs, paths))
 
@@ -258,7 +221,7 @@ def check(paths) -> None:
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(directory) -> None:
     """Write a starter spec and a GitHub Actions workflow that builds the PDFs."""
-    from .starter import init_project
+    from derivtex.project.starter import init_project
 
     for path in _run(init_project, directory):
         click.echo(str(path))
@@ -274,7 +237,7 @@ def templates() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace files that already exist.")
 def export(directory, overwrite) -> None:
     """Copy the built-in templates into DIRECTORY to customize them."""
-    from .templating import export_templates
+    from derivtex.rendering.environment import export_templates
 
     for path in _run(export_templates, directory, overwrite=overwrite):
         click.echo(str(path))

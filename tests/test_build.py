@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from derivtex import build
-from derivtex.build import Task, _prepare
 from derivtex.cli import main
-from derivtex.compile import tex_available
 from derivtex.errors import DerivtexError
-from derivtex.outcomes import Outcome, Problem, style
-from derivtex.spec import load_spec
-from derivtex.starter import init_project
+from derivtex.project import build
+from derivtex.project.build import Task, _prepare
+from derivtex.project.report import Outcome, Problem, style
+from derivtex.project.spec import load_spec
+from derivtex.project.starter import init_project
+from derivtex.tex.runner import tex_available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "neural-network.toml"

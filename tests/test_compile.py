@@ -1,4 +1,4 @@
-"""Real TeX runs of derivtex.compile: builds, errors, timeouts, lockdown, determinism, PNGs."""
+"""Real TeX runs of derivtex.tex.runner: builds, errors, timeouts, lockdown, determinism, PNGs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from derivtex.compile import INSTALL_COMMAND, MINOR, CompileResult, compile_pdf, tex_available
 from derivtex.errors import TexError, TexNotFoundError, TexTimeoutError
+from derivtex.tex.runner import INSTALL_COMMAND, MINOR, CompileResult, compile_pdf, tex_available
 
 pytestmark = [
     pytest.mark.tex,

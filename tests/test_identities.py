@@ -23,7 +23,7 @@ from sympy import (
 )
 
 import derivtex
-from derivtex.terms import Term
+from derivtex.calculus.terms import Term
 
 Values = Mapping[str, np.ndarray]
 Fn = Callable[[Values], np.ndarray]
@@ -326,7 +326,9 @@ W_, i, j = sympy.IndexedBase("W"), sympy.Symbol("i", integer=True), sympy.Symbol
 
 def tampered(d: derivtex.Derivation, *terms: Term, matrix: sympy.Basic | None = None):
     index = dataclasses.replace(d.index, terms=terms)
-    return dataclasses.replace(d, index=index, matrix=d.matrix if matrix is None else matrix)
+    return dataclasses.replace(
+        d.derivative, index=index, matrix=d.matrix if matrix is None else matrix
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from derivtex.functions import relu, sigmoid, sigmoid_prime
-from derivtex.printer import Notation, name_latex, to_latex
+from derivtex.language.functions import relu, sigmoid, sigmoid_prime
+from derivtex.rendering.printer import Notation, name_latex, to_latex
 
 i, j, k, k2 = (sympy.Symbol(n, integer=True) for n in ("i", "j", "k", "k_2"))
 C, D, M = (sympy.Symbol(n, positive=True, integer=True) for n in "CDM")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,9 @@ from click.testing import CliRunner
 
 import derivtex
 from derivtex.cli import main
-from derivtex.compile import compile_pdf, tex_available
-from derivtex.render import render, section
-from derivtex.steps import KINDS
+from derivtex.derivation.steps import KINDS
+from derivtex.rendering.document import render, section
+from derivtex.tex.runner import compile_pdf, tex_available
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -46,7 +47,12 @@ def test_golden_tex(name: str, update_golden: bool) -> None:
     if update_golden:
         path.write_text(tex)
     assert path.exists(), "run pytest --update-golden once and review the new files"
-    assert tex == path.read_text()
+    assert _unmeasured(tex) == _unmeasured(path.read_text())
+
+
+def _unmeasured(tex: str) -> str:
+    """The .tex with the finite-difference error figures masked: they vary with the BLAS."""
+    return re.sub(r"\d\.\de\{-\}\d+", "<error>", tex)
 
 
 @needs_tex

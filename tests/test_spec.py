@@ -1,4 +1,4 @@
-"""Tests for derivtex.spec: TOML handout specs, their dataclasses and their errors."""
+"""Tests for derivtex.project.spec: TOML handout specs, their dataclasses and their errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from textwrap import dedent
 import pytest
 
 from derivtex.errors import DerivtexError, SpecError
-from derivtex.spec import DerivationSpec, Spec, load_spec, parse_spec, spec_error, spec_files
+from derivtex.project.spec import (
+    DerivationSpec,
+    Spec,
+    load_spec,
+    parse_spec,
+    spec_error,
+    spec_files,
+)
 
 FULL = dedent("""\
     title = "Vector, Matrix, and Tensor Derivatives"

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from pylatex.utils import NoEscape
 
 from derivtex.errors import TemplateError
-from derivtex.printer import Notation
-from derivtex.templating import (
+from derivtex.rendering.environment import (
     TYPESETTABLE,
     builtin_templates,
     escape_text,
@@ -24,6 +23,7 @@ from derivtex.templating import (
     render_template,
     template_names,
 )
+from derivtex.rendering.printer import Notation
 
 NOTATION = Notation((("x", "vector"), ("W1", "matrix")))
 

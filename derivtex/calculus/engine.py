@@ -1,0 +1,226 @@
+"""Index calculus: components of every operation and their derivatives, with deltas contracted."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy
+
+from derivtex.calculus import terms as T
+from derivtex.language import ir
+from derivtex.language.functions import ELEMENTWISE
+from derivtex.language.shapes import ONE, Shape
+from derivtex.language.typecheck import depends_on
+
+Idx = tuple[sympy.Expr, ...]
+INDEX_LETTERS = "ijklpqabcdefghmnorstuvw"
+
+
+def entry(name: str, shape: Shape, idx: Idx) -> sympy.Expr:
+    """The sympy object for one component of a named tensor."""
+    if not shape.free_dims:
+        return sympy.Symbol(name)
+    return sympy.Indexed(sympy.IndexedBase(name), *idx)
+
+
+def split(shape: Shape, idx: Idx) -> tuple[sympy.Expr | None, sympy.Expr | None]:
+    """(row index, column index) of a component; None for an axis of size 1."""
+    it = iter(idx)
+    row = next(it) if shape.rows != ONE else None
+    col = next(it) if shape.cols != ONE else None
+    return row, col
+
+
+def join(shape: Shape, row: sympy.Expr | None, col: sympy.Expr | None) -> Idx:
+    return tuple(i for i, d in ((row, shape.rows), (col, shape.cols)) if d != ONE and i is not None)
+
+
+def deltas(a: Idx, b: Idx) -> sympy.Expr:
+    return sympy.Mul(*(sympy.KroneckerDelta(x, y) for x, y in zip(a, b, strict=True)))
+
+
+def index_letters(avoid: frozenset[str]) -> tuple[sympy.Symbol, ...]:
+    """Readable index names that clash with no tensor or dimension name."""
+    letters = [c for c in INDEX_LETTERS if c not in avoid]
+    letters += [f"{c}_{n}" for n in range(2, 6) for c in "ijk"]
+    return tuple(sympy.Symbol(c, integer=True) for c in letters)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDerivative:
+    """d out[out_idx] / d wrt[wrt_idx] = sum of terms."""
+
+    terms: T.Terms
+    out_idx: Idx
+    wrt_idx: Idx
+    out_dims: Idx
+    wrt_dims: Idx
+
+    def as_sympy(self) -> sympy.Expr:
+        return T.to_sympy(self.terms)
+
+
+class Engine:
+    """Components and derivatives of a graph's values; results are sums of products."""
+
+    def __init__(self, graph: ir.Graph) -> None:
+        self.graph = graph
+        self.defs = {d.name: d for d in graph.definitions}
+        self._counter = itertools.count()
+        self._cache: dict[tuple[str, str], tuple[T.Terms, Idx, Idx]] = {}
+        self._deps = {d.name: depends_on(graph, d.name) for d in graph.definitions}
+        self._involves: dict[tuple[int, str], bool] = {}
+
+    def fresh(self) -> sympy.Symbol:
+        return sympy.Symbol(f"_t{next(self._counter)}", integer=True)
+
+    def fresh_idx(self, shape: Shape) -> Idx:
+        return tuple(self.fresh() for _ in shape.free_dims)
+
+    # -- values --------------------------------------------------------------------------------
+    def value(self, op: ir.Op, idx: Idx) -> T.Terms:
+        """One component of an operation's value as a sum of products."""
+        match op:
+            case ir.Leaf(name=name, shape=shape) | ir.Ref(name=name, shape=shape):
+                return T.single(entry(name, shape, idx))
+            case ir.Const(value=v):
+                return T.single(v)
+            case ir.Scale(factor=f, arg=a):
+                return T.mul(self.value(f, ()), self.value(a, idx))
+            case ir.MatMul():
+                return self._matmul(op, idx, self.value, self.value)
+            case ir.Add(left=a, right=b):
+                return T.add(self.value(a, idx), self.value(b, idx))
+            case ir.Hadamard(left=a, right=b):
+                return T.mul(self.value(a, idx), self.value(b, idx))
+            case ir.Transpose(arg=a):
+                row, col = split(op.shape, idx)
+                return self.value(a, join(a.shape, col, row))
+            case ir.Apply(func=f, arg=a):
+                return T.single(ELEMENTWISE[f].sympy_func(entry(a.name, a.shape, idx)))
+            case ir.Power(base=b, exponent=p):
+                return T.single(sympy.Symbol(b.name) ** p)
+            case ir.Reduce(kind="sum" | "tr"):
+                return self._reduce(op, lambda a, i: self.value(a, i))
+            case ir.Reduce(kind="norm", arg=a):
+                # For display only: the derivative goes through the norm's own name.
+                squares = self._reduce(
+                    ir.Reduce("sum", a), lambda b, i: T.mul(*[self.value(b, i)] * 2)
+                )
+                return T.single(sympy.sqrt(T.to_sympy(squares)))
+        raise AssertionError(f"no component form for {op!r}")
+
+    def _matmul(self, op: ir.MatMul, idx: Idx, left_fn, right_fn) -> T.Terms:
+        left, right = op.left, op.right
+        row, col = split(op.shape, idx)
+        inner = self.fresh() if left.shape.cols != ONE else None
+        first = left_fn(left, join(left.shape, row, inner))
+        if not first:  # a zero factor: do not build the other side at all
+            return ()
+        out = T.mul(first, right_fn(right, join(right.shape, inner, col)))
+        return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
+
+    def _product(self, da: T.Terms, b: ir.Op, idx: Idx) -> T.Terms:
+        """da times the value of b, building b only when da is not zero."""
+        return T.mul(da, self.value(b, idx)) if da else ()
+
+    def involves(self, op: ir.Op, wrt: str) -> bool:
+        """Whether op depends on wrt at all (so whether its derivative can be nonzero)."""
+        key = (id(op), wrt)
+        if key not in self._involves:
+            names = ir.names_used(op)
+            self._involves[key] = wrt in names or any(wrt in self._deps.get(n, ()) for n in names)
+        return self._involves[key]
+
+    def _matmul_right(self, op: ir.MatMul, idx: Idx, d) -> T.Terms:
+        """left times d(right), with d(right) built first (the product commutes entrywise)."""
+        left, right = op.left, op.right
+        row, col = split(op.shape, idx)
+        inner = self.fresh() if left.shape.cols != ONE else None
+        second = d(right, join(right.shape, inner, col))
+        if not second:
+            return ()
+        out = T.mul(self.value(left, join(left.shape, row, inner)), second)
+        return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
+
+    def _reduce(self, op: ir.Reduce, fn) -> T.Terms:
+        shape = op.arg.shape
+        if op.kind == "tr" and shape.free_dims:
+            k = self.fresh()
+            return T.sum_over(fn(op.arg, (k, k)), k, shape.rows)
+        out = fn(op.arg, idx := self.fresh_idx(shape))
+        for k, dim in zip(idx, shape.free_dims, strict=True):
+            out = T.sum_over(out, k, dim)
+        return out
+
+    # -- derivatives ---------------------------------------------------------------------------
+    def deriv(self, op: ir.Op, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
+        """d op[idx] / d wrt[widx] as a sum of products."""
+        d = lambda o, i: self.deriv(o, i, wrt, widx)  # noqa: E731
+        if not self.involves(op, wrt):
+            return ()
+        match op:
+            case ir.Leaf(name=name):
+                return T.single(deltas(idx, widx)) if name == wrt else ()
+            case ir.Ref(name=name):
+                return self._deriv_ref(name, idx, wrt, widx)
+            case ir.Const():
+                return ()
+            case ir.Scale(factor=f, arg=a):
+                return T.add(self._product(d(f, ()), a, idx), self._product(d(a, idx), f, ()))
+            case ir.MatMul():
+                return T.add(self._matmul(op, idx, d, self.value), self._matmul_right(op, idx, d))
+            case ir.Add(left=a, right=b):
+                return T.add(d(a, idx), d(b, idx))
+            case ir.Hadamard(left=a, right=b):
+                return T.add(self._product(d(a, idx), b, idx), self._product(d(b, idx), a, idx))
+            case ir.Transpose(arg=a):
+                row, col = split(op.shape, idx)
+                return d(a, join(a.shape, col, row))
+            case ir.Apply(func=f, arg=a):
+                u = sympy.Dummy("u")
+                prime = sympy.diff(ELEMENTWISE[f].sympy_func(u), u)
+                return T.mul(T.single(prime.xreplace({u: entry(a.name, a.shape, idx)})), d(a, idx))
+            case ir.Power(base=b, exponent=p):
+                base = sympy.Symbol(b.name)
+                return T.mul(T.single(p * base ** (p - 1)), d(b, ()))
+            case ir.Reduce(kind="sum" | "tr"):
+                return self._reduce(op, d)
+        raise AssertionError(f"cannot differentiate {op!r}")
+
+    def _deriv_ref(self, name: str, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
+        if wrt not in self._deps[name]:
+            return ()
+        key = (name, wrt)
+        if key not in self._cache:
+            self._cache[key] = self._deriv_definition(name, wrt)
+        cached, pidx, pw = self._cache[key]
+        fresh = T.rename_sums(cached, fresh=self.fresh)
+        return T.substitute(fresh, dict(zip(pidx + pw, idx + widx, strict=True)))
+
+    def _deriv_definition(self, name: str, wrt: str) -> tuple[T.Terms, Idx, Idx]:
+        op = self.defs[name].op
+        pidx = self.fresh_idx(op.shape)
+        pw = self.fresh_idx(self.graph.shape_of(wrt))
+        if isinstance(op, ir.Reduce) and op.kind == "norm":
+            # d ||a|| = sum_k a_k d a_k / ||a||, with ||a|| the definition's own name.
+            k = self.fresh_idx(op.arg.shape)
+            inner = T.mul(self.value(op.arg, k), self.deriv(op.arg, k, wrt, pw))
+            for index, dim in zip(k, op.arg.shape.free_dims, strict=True):
+                inner = T.sum_over(inner, index, dim)
+            return T.scale(inner, 1 / sympy.Symbol(name)), pidx, pw
+        return self.deriv(op, pidx, wrt, pw), pidx, pw
+
+
+def differentiate(graph: ir.Graph, wrt: str) -> IndexDerivative:
+    """The derivative of the graph's output by `wrt`, in index form with readable index names."""
+    engine = Engine(graph)
+    out_shape, wrt_shape = graph.shape_of(graph.output), graph.shape_of(wrt)
+    avoid = graph.names | {str(s) for _, sh in graph.inputs for s in sh.free_dims}
+    letters = index_letters(frozenset(avoid))
+    n_out, n_wrt = len(out_shape.free_dims), len(wrt_shape.free_dims)
+    out_idx, wrt_idx = letters[:n_out], letters[n_out : n_out + n_wrt]
+    terms = engine.deriv(ir.Ref(graph.output, out_shape), out_idx, wrt, wrt_idx)
+    terms = T.combine(T.rename_sums(terms, names=letters[n_out + n_wrt :]))
+    return IndexDerivative(terms, out_idx, wrt_idx, out_shape.free_dims, wrt_shape.free_dims)

@@ -1,0 +1,281 @@
+"""Recover the matrix form of an index-form derivative: chains of factors become products."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from derivtex.calculus import mexpr
+from derivtex.calculus.engine import IndexDerivative, split
+from derivtex.calculus.terms import Term
+from derivtex.language import ir
+from derivtex.language.shapes import ONE, Shape
+
+_VECTOR_END = object()
+
+
+class NoMatrixForm(Exception):
+    """A term whose index pattern no product of matrices expresses."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Which index runs down the rows and which across the columns of the result."""
+
+    row: sympy.Symbol | None
+    col: sympy.Symbol | None
+    rows: sympy.Expr
+    cols: sympy.Expr
+
+
+@dataclass(slots=True)
+class _Piece:
+    expr: sympy.MatrixExpr  # rows follow slots[0]; a one-slot piece is a column vector
+    slots: list[sympy.Symbol]
+
+
+def target(d: IndexDerivative, out_shape: Shape, wrt_shape: Shape, layout: str) -> Target | None:
+    """The arrangement of the result, or None when it has more than two axes."""
+    n_out, n_wrt = len(d.out_idx), len(d.wrt_idx)
+    if n_out + n_wrt > 2:
+        return None
+    if n_out == 1 and n_wrt == 1:
+        pair = ((d.out_idx[0], d.out_dims[0]), (d.wrt_idx[0], d.wrt_dims[0]))
+        (r, rd), (c, cd) = pair if layout == "numerator" else pair[::-1]
+        return Target(r, c, rd, cd)
+    shape, idx = (wrt_shape, d.wrt_idx) if n_out == 0 else (out_shape, d.out_idx)
+    row, col = split(shape, idx)
+    return Target(row, col, shape.rows, shape.cols)
+
+
+def recover(d: IndexDerivative, graph: ir.Graph, tgt: Target) -> sympy.Basic:
+    """The matrix form of d in the target arrangement; raises NoMatrixForm if there is none."""
+    parts = [_drop_identities(_term(t, graph, tgt)) for t in d.terms]
+    if not parts:
+        if tgt.rows == ONE and tgt.cols == ONE:
+            return sympy.Integer(0)
+        return sympy.ZeroMatrix(tgt.rows, tgt.cols)
+    if isinstance(parts[0], sympy.MatrixExpr):
+        return _factor_right(parts)
+    return sympy.Add(*parts)
+
+
+def _drop_identities(expr: sympy.Basic) -> sympy.Basic:
+    if not isinstance(expr, sympy.MatMul):
+        return expr
+    kept = [a for a in expr.args if not isinstance(a, sympy.Identity)]
+    if len(kept) == len(expr.args):
+        return expr
+    if not any(isinstance(a, sympy.MatrixExpr) for a in kept):
+        return expr
+    return kept[0] if len(kept) == 1 else sympy.MatMul(*kept)
+
+
+def _factor_right(parts: list) -> sympy.MatrixExpr:
+    """A x + A^T x as (A + A^T) x: terms that end in the same factor share it."""
+    groups: dict = {}
+    for part in parts:
+        last = part.args[-1] if isinstance(part, sympy.MatMul) else None
+        groups.setdefault(last, []).append(part)
+    out = []
+    for last, members in groups.items():
+        if last is None or len(members) == 1:
+            out.extend(members)
+            continue
+        heads = [_head(m) for m in members]
+        matrices = [isinstance(h, sympy.MatrixExpr) for h in heads]
+        if all(matrices):
+            out.append(mexpr.matmul(sympy.MatAdd(*heads), last))
+        elif not any(matrices):  # scalar coefficients: (a + b) x
+            out.append(mexpr.times(sympy.Add(*heads), last))
+        else:
+            out.extend(members)
+    return out[0] if len(out) == 1 else sympy.MatAdd(*out)
+
+
+def _head(m: sympy.MatMul) -> sympy.Basic:
+    args = m.args[:-1]
+    return args[0] if len(args) == 1 else sympy.MatMul(*args)
+
+
+def substitute_auto(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
+    """Put back the values the tool named itself (z = W x + b), keeping the user's names."""
+    env: dict[str, sympy.Basic] = {}
+    for definition in graph.definitions:
+        if definition.auto:
+            env[definition.name] = mexpr.of_op(definition.op, env)
+    mapping = {
+        mexpr.symbol(name, graph.shape_of(name)): _fit(value, graph.shape_of(name))
+        for name, value in env.items()
+    }
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _fit(value: sympy.Basic, shape) -> sympy.Basic:
+    """A scalar's value as a scalar: a^T x stands in cos(.) as a number, not a 1 x 1 matrix."""
+    return mexpr.as_scalar(value) if shape.is_scalar else value
+
+
+# -- one term -------------------------------------------------------------------------------
+def _term(term: Term, graph: ir.Graph, tgt: Target) -> sympy.Basic:
+    dims = dict(term.sums)
+    for sym, dim in ((tgt.row, tgt.rows), (tgt.col, tgt.cols)):
+        if sym is not None:
+            dims[sym] = dim
+    coeff, pieces = _pieces(term.factor, dims, graph)
+    free = [s for s in (tgt.row, tgt.col) if s is not None]
+    pieces = _normalize(pieces, free, dims)
+    result = _assemble(pieces, tgt)
+    scalars = _closed(pieces)
+    scale = sympy.Mul(coeff, *scalars)
+    return mexpr.times(scale, result) if result is not None else scale
+
+
+def _pieces(factor: sympy.Expr, dims: dict, graph: ir.Graph) -> tuple[sympy.Expr, list[_Piece]]:
+    coeff, pieces = sympy.Integer(1), []
+    for f in sympy.Mul.make_args(factor):
+        indices = [s for s in f.free_symbols if s in dims]
+        if not indices:
+            coeff *= f
+        elif isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Indexed) and _small(f.exp):
+            # x_k^2 is x_k x_k: two factors, so sum_k x_k^2 becomes x^T x.
+            pieces += [_piece(f.base, indices, dims, graph) for _ in range(int(f.exp))]
+        else:
+            pieces.append(_piece(f, indices, dims, graph))
+    return coeff, pieces
+
+
+def _small(exp: sympy.Expr) -> bool:
+    return exp.is_Integer and 1 < exp < 4
+
+
+def _piece(f: sympy.Expr, indices: list, dims: dict, graph: ir.Graph) -> _Piece:
+    if isinstance(f, sympy.KroneckerDelta):
+        a, b = f.args
+        return _Piece(sympy.Identity(dims[a]), [a, b])
+    if isinstance(f, sympy.Indexed):
+        name = str(f.base.label)
+        shape = graph.shape_of(name)
+        if len(f.indices) == 1:
+            return _Piece(mexpr.column(name, shape), [f.indices[0]])
+        return _Piece(sympy.MatrixSymbol(name, shape.rows, shape.cols), list(f.indices))
+    return _elementwise_piece(f, dims, graph)
+
+
+def _elementwise_piece(f: sympy.Expr, dims: dict, graph: ir.Graph) -> _Piece:
+    """A function of one tensor's entries, e.g. sigma'(z_i): the function applied elementwise."""
+    entries = {e for e in f.atoms(sympy.Indexed)}
+    if len(entries) != 1:
+        raise NoMatrixForm(f"{f} mixes several tensors elementwise")
+    (e,) = entries
+    d = sympy.Dummy("d")
+    body = sympy.Lambda(d, f.xreplace({e: d}))
+    inner = _piece(e, list(e.indices), dims, graph)
+    if len(set(inner.slots)) != len(inner.slots):
+        raise NoMatrixForm(f"{f} uses a diagonal entry")
+    return _Piece(ElementwiseApplyFunction(body, inner.expr), inner.slots)
+
+
+def _counts(pieces: list[_Piece], free: list) -> Counter:
+    counts: Counter = Counter(free)
+    for p in pieces:
+        counts.update(p.slots)
+    return counts
+
+
+def _normalize(pieces: list[_Piece], free: list, dims: dict) -> list[_Piece]:
+    """Make every index join exactly two slots: Hadamard, diag and ones vectors where needed."""
+    counts = _counts(pieces, free)
+    for index, count in list(counts.items()):
+        if count > 2:
+            pieces = _merge_vectors(pieces, index)
+            if _counts(pieces, free)[index] > 2:
+                pieces = _diagonalize(pieces, index, free, dims)
+    counts = _counts(pieces, free)
+    for index in dims:
+        if counts[index] == 1:
+            pieces.append(_Piece(sympy.OneMatrix(dims[index], 1), [index]))
+        elif counts[index] > 2:
+            raise NoMatrixForm(f"index {index} joins {counts[index]} factors")
+    return pieces
+
+
+def _merge_vectors(pieces: list[_Piece], index) -> list[_Piece]:
+    """Vectors on one index that also meets other factors multiply elementwise."""
+    vectors = [p.expr for p in pieces if p.slots == [index]]
+    if len(vectors) < 2:
+        return pieces
+    rest = [p for p in pieces if p.slots != [index]]
+    return rest + [_Piece(sympy.HadamardProduct(*vectors), [index])]
+
+
+def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_Piece]:
+    vector = next((p for p in pieces if p.slots == [index]), None)
+    if vector is None:
+        raise NoMatrixForm(f"index {index} joins three matrices")
+    other = next(p for p in pieces if p is not vector and index in p.slots)
+    twin = sympy.Dummy(f"{index}'", integer=True)
+    dims[twin] = dims[index]
+    other.slots[other.slots.index(index)] = twin
+    vector.expr, vector.slots = DiagMatrix(vector.expr), [index, twin]
+    return pieces
+
+
+def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
+    """Follow the chain of factors from an index until a stop index or a vector ends it."""
+    chain: list[sympy.MatrixExpr] = []
+    cur = start
+    while True:
+        piece = next((p for p in pieces if cur in p.slots), None)
+        if piece is None:
+            return chain, cur
+        pieces.remove(piece)
+        if len(piece.slots) == 1:
+            chain.append(piece.expr)
+            return chain, _VECTOR_END
+        if piece.slots[0] == piece.slots[1]:
+            raise NoMatrixForm("a trace inside an open chain")
+        forward = piece.slots[0] == cur
+        chain.append(piece.expr if forward else sympy.Transpose(piece.expr))
+        cur = piece.slots[1] if forward else piece.slots[0]
+        if cur in stops:
+            return chain, cur
+
+
+def _product(chain: list) -> sympy.MatrixExpr:
+    return chain[0] if len(chain) == 1 else mexpr.matmul(*chain)
+
+
+def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
+    if tgt.row is None and tgt.col is None:
+        return None
+    if tgt.row is None:
+        chain, end = _walk(pieces, tgt.col, set())
+        return sympy.Transpose(_product(chain))
+    chain, end = _walk(pieces, tgt.row, {tgt.col} if tgt.col is not None else set())
+    if end == tgt.col and tgt.col is not None:
+        return _product(chain)
+    left = _product(chain)
+    if tgt.col is None:
+        return left
+    right_chain, _ = _walk(pieces, tgt.col, set())
+    return mexpr.matmul(left, sympy.Transpose(_product(right_chain)))
+
+
+def _closed(pieces: list[_Piece]) -> list[sympy.Expr]:
+    """What is left is scalar: vector-matrix-vector chains and traces of closed loops."""
+    scalars = []
+    while pieces:
+        start = next((p for p in pieces if len(p.slots) == 1), pieces[0])
+        pieces.remove(start)
+        if len(start.slots) == 1:
+            chain, _ = _walk(pieces, start.slots[0], set())
+            scalars.append(mexpr.Scalar(sympy.MatMul(sympy.Transpose(start.expr), *chain)))
+        else:
+            chain, _ = _walk(pieces, start.slots[1], {start.slots[0]})
+            scalars.append(sympy.Trace(sympy.MatMul(start.expr, *chain)))
+    return scalars

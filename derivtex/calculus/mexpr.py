@@ -1,0 +1,152 @@
+"""Matrix-form expressions: sympy matrix expressions, plus the scalars of matrices sympy lacks."""
+
+from __future__ import annotations
+
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from derivtex.language import ir
+from derivtex.language.functions import ELEMENTWISE
+from derivtex.language.shapes import ONE, Shape
+
+
+class Scalar(sympy.Expr):
+    """The single entry of a 1 x 1 matrix expression, such as a^T x."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+    def _latex(self, printer) -> str:
+        return r"\left(" + printer._print(self.matrix) + r"\right)"
+
+
+class Norm(sympy.Expr):
+    """The Euclidean (Frobenius) norm of a matrix expression."""
+
+    is_commutative = True
+    is_positive = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+    def _latex(self, printer) -> str:
+        return r"\left\|" + printer._print(self.matrix) + r"\right\|"
+
+
+class SumOf(sympy.Expr):
+    """The sum of all entries of a matrix expression."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+    def _latex(self, printer) -> str:
+        return r"\operatorname{sum}\left(" + printer._print(self.matrix) + r"\right)"
+
+
+class Slice(sympy.Symbol):
+    """The index ':' of a whole row or column, as in Y_{i,:}."""
+
+    def __new__(cls, name: str = "Slice") -> Slice:  # srepr writes Slice('Slice')
+        return super().__new__(cls, "Slice")
+
+    def _latex(self, printer) -> str:
+        return ":"
+
+    def _sympystr(self, printer) -> str:
+        return ":"
+
+
+def symbol(name: str, shape: Shape) -> sympy.Basic:
+    """A named tensor in matrix form: a Symbol for a scalar, else a MatrixSymbol."""
+    if shape.is_scalar:
+        return sympy.Symbol(name)
+    return sympy.MatrixSymbol(name, shape.rows, shape.cols)
+
+
+def as_scalar(expr: sympy.Basic) -> sympy.Expr:
+    """A 1 x 1 matrix expression as a scalar; scalars pass through."""
+    if isinstance(expr, sympy.MatrixExpr):
+        return Scalar(expr)
+    return expr
+
+
+def matmul(*factors: sympy.Basic) -> sympy.MatrixExpr:
+    """A flat product: nested products are spliced in, so no needless parentheses print."""
+    args: list = []
+    for f in factors:
+        args.extend(f.args if isinstance(f, sympy.MatMul) else (f,))
+    return sympy.MatMul(*args)
+
+
+def times(c: sympy.Expr, m: sympy.Basic) -> sympy.Basic:
+    if c == 1:
+        return m
+    return matmul(c, m) if isinstance(m, sympy.MatrixExpr) else c * m
+
+
+def elementwise(func: sympy.Lambda, arg: sympy.Basic) -> sympy.Basic:
+    if isinstance(arg, sympy.MatrixExpr):
+        return ElementwiseApplyFunction(func, arg)
+    return func(arg)
+
+
+def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
+    """The matrix form of an operation; `env` maps names to their matrix forms."""
+    match op:
+        case ir.Leaf(name=name, shape=shape) | ir.Ref(name=name, shape=shape):
+            return env.get(name, symbol(name, shape))
+        case ir.Const(value=v):
+            return v
+        case ir.Scale(factor=f, arg=a):
+            return times(as_scalar(of_op(f, env)), of_op(a, env))
+        case ir.MatMul(left=a, right=b):
+            return matmul(of_op(a, env), of_op(b, env))
+        case ir.Add(left=a, right=b):
+            return _add(of_op(a, env), of_op(b, env))
+        case ir.Hadamard(left=a, right=b):
+            return sympy.HadamardProduct(of_op(a, env), of_op(b, env))
+        case ir.Transpose(arg=a):
+            inner = of_op(a, env)
+            return sympy.Transpose(inner) if isinstance(inner, sympy.MatrixExpr) else inner
+        case ir.Apply(func=f, arg=a):
+            u = sympy.Dummy("d")
+            return elementwise(sympy.Lambda(u, ELEMENTWISE[f].sympy_func(u)), of_op(a, env))
+        case ir.Power(base=b, exponent=p):
+            return as_scalar(of_op(b, env)) ** p
+        case ir.Reduce(kind="norm", arg=a):
+            return Norm(of_op(a, env))
+        case ir.Reduce(kind="sum", arg=a):
+            inner = of_op(a, env)
+            return SumOf(inner) if isinstance(inner, sympy.MatrixExpr) else inner
+        case ir.Reduce(kind="tr", arg=a):
+            inner = of_op(a, env)
+            return sympy.Trace(inner) if isinstance(inner, sympy.MatrixExpr) else inner
+    raise TypeError(op)
+
+
+def _add(a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
+    if isinstance(a, sympy.MatrixExpr):
+        return sympy.MatAdd(a, b)
+    return as_scalar(a) + as_scalar(b)
+
+
+def column(name: str, shape: Shape) -> sympy.MatrixExpr:
+    """A vector as a column (a row vector is transposed)."""
+    m = sympy.MatrixSymbol(name, shape.rows, shape.cols)
+    return sympy.Transpose(m) if shape.rows == ONE else m

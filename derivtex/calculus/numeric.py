@@ -1,0 +1,341 @@
+"""Evaluate graphs, index forms and matrix forms, in numpy or exactly in sympy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from derivtex.calculus import mexpr
+from derivtex.calculus.terms import Terms
+from derivtex.errors import InputError
+from derivtex.language import ir
+from derivtex.language.functions import ELEMENTWISE, NUMPY_FUNCS
+from derivtex.language.shapes import Shape
+
+Dims = dict[sympy.Symbol, int]
+
+
+# -- binding values ------------------------------------------------------------------------------
+def bind(graph: ir.Graph, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], Dims]:
+    """Every input as a 2-D float array, and the size of every symbolic dimension."""
+    dims: Dims = {}
+    arrays = {}
+    for name, shape in graph.inputs:
+        if name not in values:
+            raise InputError(f"no value given for {name!r}", hint=f"pass values[{name!r}]")
+        arr = np.asarray(values[name], dtype=float)
+        if arr.ndim != shape.numpy_rank:
+            raise InputError(
+                f"{name!r} is declared {shape.text()} but its value has shape {arr.shape}",
+                hint='a "D" vector is an array of shape (D,), "1 x D" is (1, D), a scalar is ()',
+            )
+        arrays[name] = arr.reshape(_rows_cols(arr, shape))
+        for dim, size in zip((shape.rows, shape.cols), arrays[name].shape, strict=True):
+            _bind_dim(dims, name, dim, size)
+    return arrays, dims
+
+
+def _rows_cols(arr: np.ndarray, shape: Shape) -> tuple[int, int]:
+    if shape.numpy_rank == 0:
+        return (1, 1)
+    return (arr.shape[0], 1) if shape.numpy_rank == 1 else arr.shape
+
+
+def _bind_dim(dims: Dims, name: str, dim: sympy.Expr, size: int) -> None:
+    if dim.is_Integer:
+        if int(dim) != size:
+            raise InputError(f"{name!r} has size {size} where its shape says {dim}")
+        return
+    if dims.setdefault(dim, size) != size:
+        raise InputError(f"dimension {dim} is {dims[dim]} elsewhere but {size} in {name!r}")
+
+
+def dim_value(dim: sympy.Expr, dims: Dims) -> int:
+    return int(dim.xreplace(dims))
+
+
+def to_numpy_shape(arr: np.ndarray, shape: Shape) -> np.ndarray:
+    """A 2-D internal array back in the shape the user stores the tensor in."""
+    if shape.numpy_rank == 0:
+        return arr.reshape(())
+    return arr.reshape(-1) if shape.numpy_rank == 1 else arr
+
+
+# -- backends ------------------------------------------------------------------------------------
+class NumpyBackend:
+    """Arrays of floats."""
+
+    def matmul(self, a, b):
+        return a @ b
+
+    def hadamard(self, a, b):
+        return a * b
+
+    def transpose(self, a):
+        return a.T
+
+    def apply(self, func: sympy.Lambda, a):
+        (var,) = func.variables
+        return np.asarray(to_numpy(func.expr, {var: a}), dtype=float) * np.ones_like(a)
+
+    def scalar(self, value) -> np.ndarray:
+        return np.full((1, 1), float(value))
+
+    def diag(self, v):
+        return np.diag(v.reshape(-1))
+
+    def eye(self, n):
+        return np.eye(n)
+
+    def full(self, r, c, value):
+        return np.full((r, c), float(value))
+
+    def norm(self, a):
+        return self.scalar(np.sqrt(np.sum(a * a)))
+
+    def total(self, a):
+        return self.scalar(np.sum(a))
+
+    def trace(self, a):
+        return self.scalar(np.trace(a))
+
+    def entry(self, a):
+        return a[0, 0]
+
+
+class SympyBackend(NumpyBackend):
+    """Explicit sympy matrices, for exact checks."""
+
+    def matmul(self, a, b):
+        return a * b
+
+    def hadamard(self, a, b):
+        return a.multiply_elementwise(b)
+
+    def transpose(self, a):
+        return a.T
+
+    def apply(self, func: sympy.Lambda, a):
+        return a.applyfunc(func)
+
+    def scalar(self, value):
+        return sympy.ImmutableMatrix([[value]])
+
+    def diag(self, v):
+        n = v.shape[0]
+        return sympy.ImmutableMatrix(n, n, lambda r, c: v[r, 0] if r == c else 0)
+
+    def eye(self, n):
+        return sympy.ImmutableMatrix(sympy.eye(n))
+
+    def full(self, r, c, value):
+        return sympy.ImmutableMatrix(sympy.Matrix.ones(r, c) * value)
+
+    def norm(self, a):
+        return self.scalar(sympy.sqrt(sum(x**2 for x in a)))
+
+    def total(self, a):
+        return self.scalar(sum(a))
+
+    def trace(self, a):
+        return self.scalar(a.trace())
+
+
+NUMPY, SYMPY = NumpyBackend(), SympyBackend()
+
+
+def _scale(backend, c, m):
+    return c * m
+
+
+# -- graphs --------------------------------------------------------------------------------------
+def eval_graph(graph: ir.Graph, env: dict[str, Any], backend=NUMPY) -> dict[str, Any]:
+    """Values of every definition (2-D), added to a copy of the inputs' values."""
+    env = dict(env)
+    for definition in graph.definitions:
+        env[definition.name] = eval_op(definition.op, env, backend)
+    return env
+
+
+def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
+    match op:
+        case ir.Leaf(name=name) | ir.Ref(name=name):
+            return env[name]
+        case ir.Const(value=v):
+            return b.scalar(v)
+        case ir.Scale(factor=f, arg=a):
+            return b.entry(eval_op(f, env, b)) * eval_op(a, env, b)
+        case ir.MatMul(left=x, right=y):
+            return b.matmul(eval_op(x, env, b), eval_op(y, env, b))
+        case ir.Add(left=x, right=y):
+            return eval_op(x, env, b) + eval_op(y, env, b)
+        case ir.Hadamard(left=x, right=y):
+            return b.hadamard(eval_op(x, env, b), eval_op(y, env, b))
+        case ir.Transpose(arg=a):
+            return b.transpose(eval_op(a, env, b))
+        case ir.Apply(func=f, arg=a):
+            u = sympy.Dummy("u")
+            return b.apply(sympy.Lambda(u, ELEMENTWISE[f].sympy_func(u)), env[a.name])
+        case ir.Power(base=a, exponent=p):
+            return b.scalar(b.entry(env[a.name]) ** p)
+        case ir.Reduce(kind=kind, arg=a):
+            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace}[kind]
+            return reducer(eval_op(a, env, b))
+    raise TypeError(op)
+
+
+# -- index forms ---------------------------------------------------------------------------------
+def eval_terms(
+    terms: Terms, free: tuple[sympy.Symbol, ...], free_dims: tuple[int, ...], env: dict, dims: Dims
+) -> np.ndarray:
+    """Sum of products over the free indices, by einsum: an array with one axis per index."""
+    out = np.zeros(free_dims)
+    for term in terms:
+        sizes = dict(zip(free, free_dims, strict=True))
+        sizes.update({k: dim_value(d, dims) for k, d in term.sums})
+        letters = {s: chr(ord("a") + n) for n, s in enumerate(sizes)}
+        operands, specs = [], []
+        for factor in sympy.Mul.make_args(term.factor):
+            idx = sorted((s for s in factor.free_symbols if s in sizes), key=str)
+            operands.append(_factor_array(factor, idx, sizes, env))
+            specs.append("".join(letters[s] for s in idx))
+        for s in free:  # a free index no factor uses: the term is constant along it
+            operands.append(np.ones(sizes[s]))
+            specs.append(letters[s])
+        spec = ",".join(specs) + "->" + "".join(letters[s] for s in free)
+        out = out + np.einsum(spec, *operands)
+    return out
+
+
+def _factor_array(factor, idx: list, sizes: dict, env: dict) -> np.ndarray:
+    """One factor as an array over its indices, by broadcasting every entry it reads."""
+    shape = tuple(sizes[s] for s in idx)
+    grids = np.indices(shape) if idx else np.zeros((0,), dtype=int)
+    position = {s: grids[n] + 1 for n, s in enumerate(idx)}  # indices count from 1
+    arrays = {
+        atom: _atom_array(atom, position, shape, env)
+        for atom in factor.atoms(sympy.Indexed, sympy.KroneckerDelta, sympy.Symbol)
+        if not (isinstance(atom, sympy.Symbol) and atom in sizes)
+    }
+    return np.broadcast_to(np.asarray(to_numpy(factor, arrays), dtype=float), shape)
+
+
+def to_numpy(expr: sympy.Basic, values: dict) -> Any:
+    """Evaluate a scalar sympy expression with numpy, given arrays for its atoms.
+
+    A small interpreter rather than sympy.lambdify: lambdify's first call imports much of numpy
+    and costs a fifth of a second, more than a whole derivation.
+    """
+    if expr in values:
+        return values[expr]
+    if expr.is_Number:
+        return float(expr)
+    args = [to_numpy(a, values) for a in expr.args]
+    if isinstance(expr, sympy.Add):
+        return sum(args[1:], args[0])
+    if isinstance(expr, sympy.Mul):
+        out = args[0]
+        for a in args[1:]:
+            out = out * a
+        return out
+    if isinstance(expr, sympy.Pow):
+        return np.power(np.asarray(args[0], dtype=float), args[1])
+    name = getattr(expr.func, "__name__", "")
+    if name in NUMPY_FUNCS and len(args) == 1:
+        return NUMPY_FUNCS[name](np.asarray(args[0], dtype=float))
+    raise TypeError(f"cannot evaluate {expr} numerically")
+
+
+def _atom_array(atom, position: dict, shape: tuple, env: dict) -> np.ndarray:
+    if isinstance(atom, sympy.KroneckerDelta):
+        a, b = (_position(x, position, shape) for x in atom.args)
+        return (a == b).astype(float)
+    if isinstance(atom, sympy.Symbol):
+        return np.full(shape, float(np.asarray(env[atom.name]).reshape(-1)[0]))
+    value = env[str(atom.base.label)]
+    pos = [_position(x, position, shape) - 1 for x in atom.indices]
+    if len(pos) == 1:
+        return value.reshape(-1)[pos[0]]
+    return value[pos[0], pos[1]]
+
+
+def _position(x, position: dict, shape: tuple) -> np.ndarray:
+    """The 1-based values an index takes across the factor's grid."""
+    if x in position:
+        return position[x]
+    return np.full(shape, int(x))
+
+
+# -- matrix forms --------------------------------------------------------------------------------
+def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
+    """A matrix-form expression as a 2-D value (scalars as 1 x 1)."""
+    if not isinstance(expr, sympy.MatrixExpr):
+        return b.scalar(_eval_scalar(expr, env, dims, b))
+    size = lambda d: dim_value(d, dims)  # noqa: E731
+    match expr:
+        case sympy.MatrixSymbol():
+            return env[expr.name]
+        case sympy.Transpose():
+            return b.transpose(eval_matrix(expr.arg, env, dims, b))
+        case sympy.MatMul():
+            return _matmul(expr, env, dims, b)
+        case sympy.MatAdd():
+            parts = [eval_matrix(a, env, dims, b) for a in expr.args]
+            return sum(parts[1:], parts[0])
+        case sympy.HadamardProduct():
+            parts = [eval_matrix(a, env, dims, b) for a in expr.args]
+            out = parts[0]
+            for p in parts[1:]:
+                out = b.hadamard(out, p)
+            return out
+        case sympy.Identity():
+            return b.eye(size(expr.rows))
+        case sympy.OneMatrix():
+            return b.full(size(expr.rows), size(expr.cols), 1)
+        case sympy.ZeroMatrix():
+            return b.full(size(expr.rows), size(expr.cols), 0)
+        case DiagMatrix():
+            return b.diag(eval_matrix(expr.args[0], env, dims, b))
+        case ElementwiseApplyFunction():
+            return b.apply(expr.function, eval_matrix(expr.expr, env, dims, b))
+        case sympy.Trace():
+            return b.trace(eval_matrix(expr.arg, env, dims, b))
+    raise TypeError(f"cannot evaluate {type(expr).__name__}")
+
+
+def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
+    coeff, out = 1, None
+    for arg in expr.args:
+        if not isinstance(arg, sympy.MatrixExpr):
+            coeff = coeff * _eval_scalar(arg, env, dims, b)
+            continue
+        value = eval_matrix(arg, env, dims, b)
+        out = value if out is None else b.matmul(out, value)
+    assert out is not None, "a matrix product holds at least one matrix"
+    return coeff * out
+
+
+def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
+    values = {
+        a: b.entry(_wrapped_value(a, env, dims, b))
+        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, sympy.Trace)
+    }
+    values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
+    if b is not NUMPY:
+        return expr.xreplace(values).xreplace(dims)
+    values.update(dims)
+    return float(to_numpy(expr, values))
+
+
+def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
+    if isinstance(atom, sympy.Trace):
+        return b.trace(eval_matrix(atom.arg, env, dims, b))
+    inner = eval_matrix(atom.matrix, env, dims, b)
+    if isinstance(atom, mexpr.Norm):
+        return b.norm(inner)
+    return b.total(inner) if isinstance(atom, mexpr.SumOf) else inner

@@ -1,0 +1,154 @@
+"""Typed operations with shapes: what the engine differentiates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from derivtex.language.nodes import Span
+from derivtex.language.shapes import SCALAR, Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A declared input."""
+
+    name: str
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """The value of a named statement (the user's, or one the tool introduced)."""
+
+    name: str
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: sympy.Rational
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A scalar times a tensor."""
+
+    factor: Op
+    arg: Op
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class MatMul:
+    left: Op
+    right: Op
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    left: Op
+    right: Op
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Hadamard:
+    left: Op
+    right: Op
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Transpose:
+    arg: Op
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Apply:
+    """An elementwise function of a named value (the argument is always a Leaf or a Ref)."""
+
+    func: str
+    arg: Leaf | Ref
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Power:
+    """A scalar power of a named scalar."""
+
+    base: Leaf | Ref
+    exponent: sympy.Rational
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Reduce:
+    """sum, tr or norm: a scalar from a tensor (norm's argument is a Leaf or a Ref)."""
+
+    kind: str
+    arg: Op
+    shape: Shape = SCALAR
+
+
+Op = Leaf | Ref | Const | Scale | MatMul | Add | Hadamard | Transpose | Apply | Power | Reduce
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """name = op; auto is True when the tool introduced the name (users never wrote it)."""
+
+    name: str
+    op: Op
+    auto: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Declared inputs, definitions in dependency order, and the output's name."""
+
+    inputs: tuple[tuple[str, Shape], ...]
+    definitions: tuple[Definition, ...]
+    output: str
+    source: str
+
+    def definition(self, name: str) -> Definition:
+        return next(d for d in self.definitions if d.name == name)
+
+    def shape_of(self, name: str) -> Shape:
+        for leaf, shape in self.inputs:
+            if leaf == name:
+                return shape
+        return self.definition(name).op.shape
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(n for n, _ in self.inputs) | {d.name for d in self.definitions}
+
+
+def children(op: Op) -> tuple[Op, ...]:
+    """The operands of an operation."""
+    match op:
+        case Leaf() | Ref() | Const():
+            return ()
+        case Scale(factor=f, arg=a):
+            return (f, a)
+        case MatMul(left=a, right=b) | Add(left=a, right=b) | Hadamard(left=a, right=b):
+            return (a, b)
+        case Transpose(arg=a) | Apply(arg=a) | Reduce(arg=a):
+            return (a,)
+        case Power(base=b):
+            return (b,)
+    raise TypeError(op)
+
+
+def names_used(op: Op) -> frozenset[str]:
+    """Every Leaf and Ref name an operation reads directly."""
+    if isinstance(op, Leaf | Ref):
+        return frozenset((op.name,))
+    return frozenset().union(*(names_used(c) for c in children(op)))

@@ -1,0 +1,138 @@
+"""What became of each spec file, and how it is reported: lines, a progress bar, annotations."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from derivtex.errors import DerivtexError, InputError, SpecError
+from derivtex.project.spec import DerivationSpec, Spec
+
+COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a spec: where, a one-line summary and indented detail lines."""
+
+    path: str
+    line: int | None
+    summary: str
+    details: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return "\n".join((f"{where}: {self.summary}", *self.details))
+
+    def annotation(self) -> str:
+        """The GitHub Actions workflow command that marks this problem on the file's line."""
+        where = f"file={_escape(self.path, True)}"
+        where += f",line={self.line}" if self.line else ""
+        return f"::error {where}::{_escape(self.summary)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one spec file."""
+
+    path: Path
+    status: str  # built, unchanged, checked or failed
+    outputs: tuple[Path, ...] = ()
+    seconds: float = 0.0
+    problems: tuple[Problem, ...] = ()
+    code: int = 0  # the exit code it asks for: 1 a derivation or TeX failed, 2 a malformed spec
+
+
+# --- problems ---
+
+
+def error_lines(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
+    """An error's first line, and the rest of it (caret lines, hint) as indented lines."""
+    first, *more = exc.message.splitlines() or [""]
+    # str() of an InputError adds the source line and caret after the message; keep them.
+    rest = str(exc).removeprefix("error: " if isinstance(exc, InputError) else "")
+    rest = rest.removeprefix(exc.message)
+    return first, tuple(f"  {line}" for line in (*more, *rest.splitlines()) if line.strip())
+
+
+def derivation_problem(
+    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...]
+) -> Problem:
+    text = f"derivation '{dspec.name}': {summary}"
+    return Problem(str(spec.path), dspec.line_of("given"), text, details)
+
+
+def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
+    if isinstance(exc, OSError):
+        problem = Problem(str(path), None, f"cannot read the spec file: {exc.strerror or exc}")
+        return Outcome(path, "failed", problems=(problem,), code=2)
+    line = getattr(exc, "line", None)  # spec_error puts the file and line in the message too
+    summary, details = error_lines(exc)
+    prefix = f"{path}:{line}: " if line else f"{path}: "
+    problem = Problem(str(path), line, summary.removeprefix(prefix), details)
+    return Outcome(path, "failed", problems=(problem,), code=exc.exit_code)
+
+
+def warning_problem(spec_path: Path, pdf: Path, warning: str) -> Problem:
+    return Problem(str(spec_path), None, f"{pdf.name}: TeX warning (--strict): {warning}")
+
+
+def _escape(text: str, is_property: bool = False) -> str:
+    """Escape text for a GitHub Actions workflow command (as @actions/core does)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if is_property else text
+
+
+# --- reporting ---
+
+
+def report(outcomes: Iterable[Outcome], total: int, label: str, counted: Sequence[str]) -> int:
+    """Print a line per spec (or a progress bar on a terminal), then the counts; the exit code."""
+    counts: Counter[str] = Counter()
+    code = 0
+    for outcome in _progress(outcomes, total, label):
+        counts[outcome.status] += 1
+        code = max(code, outcome.code)
+        _echo(outcome)
+    click.echo(", ".join(f"{counts[status]} {status}" for status in counted))
+    return code
+
+
+def _progress(outcomes: Iterable[Outcome], total: int, label: str) -> Iterable[Outcome]:
+    if not sys.stdout.isatty():
+        return outcomes
+    # On a terminal, a bar while the work runs; the lines follow when it is done.
+    with click.progressbar(outcomes, length=total, label=label, color=_colour()) as bar:
+        return list(bar)
+
+
+def _echo(outcome: Outcome) -> None:
+    click.echo(f"{style(outcome.status)} {_what(outcome)}")
+    for problem in outcome.problems:
+        click.echo(problem.text(), err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for problem in outcome.problems:
+            click.echo(problem.annotation())
+
+
+def _what(outcome: Outcome) -> str:
+    if outcome.status == "built":
+        return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
+    if outcome.status == "unchanged":
+        return outcome.path.stem
+    return str(outcome.path)
+
+
+def style(status: str) -> str:
+    word = "FAILED" if status == "failed" else status
+    return click.style(word, fg=COLOURS[status], bold=status == "failed") if _colour() else word
+
+
+def _colour() -> bool:
+    return not os.environ.get("NO_COLOR")  # https://no-color.org: set and not empty means no

@@ -1,0 +1,106 @@
+"""Render derivations into LaTeX documents through the jinja2 templates."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy
+
+from derivtex.calculus.mexpr import of_op, symbol
+from derivtex.derivation.model import Derivation
+from derivtex.language.shapes import Shape
+from derivtex.rendering.environment import make_environment, render_template
+from derivtex.rendering.printer import Notation, notation
+
+DOCUMENTS = ("handout", "exercises")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One derivation as a document shows it."""
+
+    title: str
+    intro: str | None
+    statements: tuple[tuple[sympy.Basic, sympy.Basic], ...]
+    inputs: tuple[tuple[sympy.Basic, str], ...]  # (name, its space as trusted LaTeX)
+    asked: sympy.Basic
+    layout: str
+    steps: tuple
+    notation: Notation
+
+
+def _space(shape: Shape, notation: Notation) -> str:
+    from derivtex.rendering.printer import to_latex
+
+    if shape.is_scalar:
+        return r"\mathbb{R}"
+    dims = (shape.rows,) if shape.flat else (shape.rows, shape.cols)
+    return r"\mathbb{R}^{" + r" \times ".join(to_latex(d, notation) for d in dims) + "}"
+
+
+def _statements(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
+    """The user's statements, with the names derivtex introduced (z = W x + b) put back."""
+    env: dict[str, sympy.Basic] = {}
+    statements = []
+    for df in d.graph.definitions:
+        value = of_op(df.op, env)
+        if df.auto:
+            env[df.name] = value
+        else:
+            statements.append((symbol(df.name, df.op.shape), value))
+    return tuple(statements)
+
+
+def section(
+    d: Derivation, *, title: str | None = None, intro: str | None = None, vectors: str = "arrow"
+) -> Section:
+    """The view of one derivation that the templates lay out."""
+    note = notation(d.graph, vectors)
+    statements = _statements(d)
+    inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
+    asked = sympy.Derivative(
+        symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False
+    )
+    heading = title or f"The derivative of {d.output} by {d.wrt}"
+    return Section(heading, intro, statements, inputs, asked, d.layout, d.steps, note)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(user_dir: Path | None):
+    """One environment per template folder, so each template is compiled once per process.
+
+    Jinja still notices a user template edited on disk (it checks file times on every load).
+    """
+    return make_environment(user_dir)
+
+
+def render(
+    derivations: Derivation | Sequence[Derivation | Section],
+    *,
+    title: str = "Worked derivation",
+    author: str | None = None,
+    date: str | None = None,
+    course: str | None = None,
+    intro: str | None = None,
+    document: str = "handout",
+    templates: Path | str | None = None,
+    vectors: str = "arrow",
+) -> str:
+    """The .tex text of a document holding the given derivations."""
+    items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
+    sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
+    env = _environment(Path(templates).resolve() if templates else None)
+    return render_template(
+        env,
+        f"{document}.tex.j2",
+        title=title,
+        author=author,
+        date=date,
+        course=course,
+        intro=intro,
+        sections=sections,
+        notation=sections[0].notation if sections else None,
+    )

@@ -1,0 +1,326 @@
+"""Prints derivtex's sympy objects in the typography of Learned-Miller's notes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+if TYPE_CHECKING:
+    from derivtex.language import ir
+
+KINDS = ("scalar", "vector", "matrix")
+VECTOR_STYLES = ("arrow", "bold")
+
+_GREEK_WORDS = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau"
+    " upsilon phi chi psi omega varepsilon vartheta varpi varrho varsigma varphi"
+    " Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
+)
+# LaTeX has no \omicron: the letter looks like a Latin o.
+GREEK = {**{word: "\\" + word for word in _GREEK_WORDS.split()}, "omicron": "o"}
+ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
+
+_ACCENT_MACROS = (r"\vec", *ACCENTS.values())
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# A partial of one of these is written d y / d x; of anything else d/dx [ ... ].
+_ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
+
+
+@dataclass(frozen=True, slots=True)
+class Notation:
+    """How tensors print: the kind of each named tensor and the style of vectors."""
+
+    kinds: tuple[tuple[str, str], ...]  # tensor name -> "scalar" | "vector" | "matrix"
+    vectors: str = "arrow"  # "arrow" -> \vec{x}; "bold" -> \mathbf{x}
+
+    def __post_init__(self) -> None:
+        _check_choice("vector style", self.vectors, VECTOR_STYLES)
+        for name, kind in self.kinds:
+            _split_name(name)
+            _check_choice("kind", kind, KINDS)
+
+    def kind(self, name: str) -> str | None:
+        """The declared kind of a tensor name, or None if it was not declared."""
+        return next((kind for known, kind in self.kinds if known == name), None)
+
+
+def to_latex(expr: sympy.Basic, notation: Notation) -> str:
+    """The LaTeX (math mode, no delimiters) of one of derivtex's sympy objects."""
+    return DerivtexLatexPrinter(notation).doprint(expr)
+
+
+def name_latex(name: str, kind: str, vectors: str = "arrow") -> str:
+    """The LaTeX of a bare tensor name: W1 -> W^{(1)}, x_hat -> \\hat{x}, alpha -> \\alpha."""
+    _check_choice("kind", kind, KINDS)
+    _check_choice("vector style", vectors, VECTOR_STYLES)
+    core, number, suffix = _split_name(name)
+    tex = _styled_core(core, kind, vectors)
+    if suffix in ACCENTS:
+        tex = f"{ACCENTS[suffix]}{{{tex}}}"
+    if number:
+        tex += f"^{{({number})}}"
+    if suffix and suffix not in ACCENTS:
+        tex += "_{\\mathrm{" + suffix.replace("_", r"\_") + "}}"
+    return tex
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+
+
+def _split_name(name: str) -> tuple[str, str, str]:
+    """Split W12_hat into its letters, its trailing layer number and its suffix."""
+    if not _NAME.fullmatch(name) or name.endswith("_"):
+        raise ValueError(f"not a tensor name: {name!r} (letters, digits and _ only)")
+    head, _, suffix = name.partition("_")
+    core = head.rstrip("0123456789")
+    return core, head[len(core) :], suffix
+
+
+def _styled_core(core: str, kind: str, vectors: str) -> str:
+    bold = kind == "vector" and vectors == "bold"
+    if core in GREEK:
+        return rf"\boldsymbol{{{GREEK[core]}}}" if bold else _arrow(GREEK[core], kind)
+    if bold:
+        return rf"\mathbf{{{core}}}"
+    return _arrow(core if len(core) == 1 else rf"\mathrm{{{core}}}", kind)
+
+
+def _arrow(tex: str, kind: str) -> str:
+    return rf"\vec{{{tex}}}" if kind == "vector" else tex
+
+
+def _has_subscript(name: str) -> bool:
+    suffix = _split_name(name)[2]
+    return bool(suffix) and suffix not in ACCENTS
+
+
+class _Verbatim(sympy.Symbol):
+    """A stand-in symbol whose name is LaTeX printed as it is (for elementwise function bodies)."""
+
+
+class DerivtexLatexPrinter(LatexPrinter):
+    """sympy's LaTeX printer with the reference's notation for tensors and partials."""
+
+    def __init__(self, notation: Notation) -> None:
+        super().__init__()
+        self._notation = notation
+
+    def parenthesize_super(self, s: str) -> str:
+        """Braces, not parentheses, protect a superscript raised to a power: {W^{(1)}}^{2}."""
+        return _group(s) if "^" in s else s
+
+    # Names --------------------------------------------------------------------------------------
+
+    def _kind(self, name: str, default: str) -> str:
+        return self._notation.kind(name) or default
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        kind = self._notation.kind(expr.name)
+        if kind is None and expr.is_integer:
+            _split_name(expr.name)  # index and size symbols print as sympy does: k_2 -> k_{2}
+            return super()._print_Symbol(expr)
+        return name_latex(expr.name, kind or "scalar", self._notation.vectors)
+
+    def _print__Verbatim(self, expr: _Verbatim) -> str:
+        return expr.name
+
+    def _print_Indexed(self, expr: sympy.Indexed) -> str:
+        name = expr.base.label.name
+        kind = self._kind(name, "vector" if expr.rank == 1 else "matrix")
+        if kind == "vector" and self._notation.vectors == "bold":
+            kind = "scalar"  # bold vectors have italic components: x_{7}
+        base = name_latex(name, kind, self._notation.vectors)
+        if _has_subscript(name):
+            base = _group(base)
+        return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
+
+    def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
+        rows, cols = expr.shape
+        shape_kind = "scalar" if rows == cols == 1 else "vector" if 1 in (rows, cols) else "matrix"
+        return name_latex(expr.name, self._kind(expr.name, shape_kind), self._notation.vectors)
+
+    def _helper_print_standard_power(self, expr: sympy.Pow, template: str) -> str:
+        if isinstance(expr.base, sympy.Indexed):  # W^{(1)}_{3,7}^{2} would be a double superscript
+            return template % (
+                self.parenthesize_super(self._print(expr.base)),
+                self._print(expr.exp),
+            )
+        return super()._helper_print_standard_power(expr, template)
+
+    # Sums and products ---------------------------------------------------------------------------
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        written = isinstance(expr, sympy.MatAdd) or _is_unevaluated(expr)
+        terms = self._as_ordered_terms(expr, order=order or ("none" if written else None))
+        if isinstance(expr, sympy.MatAdd):
+            terms = _positive_first(terms)
+        tex = ""
+        for position, term in enumerate(terms):
+            if position and term.could_extract_minus_sign():
+                tex, term = tex + " - ", -term
+            elif position:
+                tex += " + "
+            term_tex = self._print(term)
+            # A sum that is not the last term would swallow the terms after it.
+            if self._needs_add_brackets(term) or (position < len(terms) - 1 and _ends_open(term)):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        if not _is_unevaluated(expr):
+            return super()._print_Mul(expr)
+        args = list(expr.args)
+        sign = "- " if args[0] == -1 and len(args) > 1 else ""
+        args = args[1:] if sign else args
+        tex = ""
+        for position, arg in enumerate(args):
+            arg_tex = self._print(arg)
+            if self._needs_mul_brackets(arg, first=position == 0, last=position == len(args) - 1):
+                arg_tex = rf"\left({arg_tex}\right)"
+            # Two numbers side by side would read as one: 2 \cdot 3.
+            joint = r" \cdot " if tex[-1:].isdigit() and arg_tex[:1].isdigit() else " "
+            tex += joint + arg_tex if tex else arg_tex
+        return sign + tex
+
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        # One sign per index, outermost first, rather than sympy's \substack of limits.
+        signs = " ".join(
+            rf"\sum_{{{self._print(var)}={self._print(low)}}}^{{{self._print(high)}}}"
+            for var, low, high in reversed(expr.limits)
+        )
+        term = self._print(expr.function)
+        if isinstance(expr.function, sympy.Add):
+            term = rf"\left({term}\right)"
+        return f"{signs} {term}"
+
+    def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta, exp: str | None = None) -> str:
+        tex = rf"\delta_{{{','.join(self._print(i) for i in expr.args)}}}"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _print_Function(self, expr: sympy.Function, exp: str | None = None) -> str:
+        name = getattr(type(expr), "latex_name", None)
+        if name is None:
+            return super()._print_Function(expr, exp)
+        tex = rf"{name}\left({', '.join(self._print(a) for a in expr.args)}\right)"
+        # \sigma'^{2} would be a double superscript, so a power wraps the whole application.
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    # Partial derivatives -------------------------------------------------------------------------
+
+    def _print_Derivative(self, expr: sympy.Derivative) -> str:
+        order = sum(count for _, count in expr.variable_count)
+        partial = r"\partial" if order == 1 else rf"\partial^{{{order}}}"
+        wrt = " ".join(self._partial_by(var, n) for var, n in reversed(expr.variable_count))
+        if isinstance(expr.expr, _ENTRY_LIKE):
+            return rf"\frac{{{partial} {self._print(expr.expr)}}}{{{wrt}}}"
+        return rf"\frac{{{partial}}}{{{wrt}}}\left[ {self._print(expr.expr)} \right]"
+
+    def _partial_by(self, var: sympy.Basic, count: int) -> str:
+        tex = self._print(var)
+        if count == 1:
+            return rf"\partial {tex}"
+        return rf"\partial {self.parenthesize_super(tex)}^{{{count}}}"
+
+    # Whole matrices and vectors ------------------------------------------------------------------
+
+    def _print_MatMul(self, expr: sympy.MatMul) -> str:
+        """Juxtaposed factors; sympy's own version canonicalizes the product on every call."""
+        args = list(expr.args)
+        sign = ""
+        if args[0].is_Number and args[0] < 0:
+            sign, args[0] = "- ", -args[0]
+            if args[0] == 1 and len(args) > 1:
+                args = args[1:]
+        return sign + " ".join(self._matmul_factor(a) for a in args)
+
+    def _matmul_factor(self, arg: sympy.Basic) -> str:
+        tex = self._print(arg)
+        grouped = (sympy.MatAdd, sympy.Add, sympy.HadamardProduct, sympy.MatMul)
+        return rf"\left({tex}\right)" if isinstance(arg, grouped) else tex
+
+    def _print_Transpose(self, expr: sympy.Transpose) -> str:
+        tex = self._print(expr.arg)
+        if not isinstance(expr.arg, sympy.MatrixSymbol | sympy.OneMatrix):
+            return rf"\left({tex}\right)^{{\top}}"
+        return rf"{self.parenthesize_super(tex)}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
+        level = PRECEDENCE["Pow"]
+        return r" \odot ".join(self.parenthesize(arg, level, strict=True) for arg in expr.args)
+
+    def _print_Identity(self, expr: sympy.Identity) -> str:
+        return "I"
+
+    def _print_ZeroMatrix(self, expr: sympy.ZeroMatrix) -> str:
+        return "0"
+
+    def _print_OneMatrix(self, expr: sympy.OneMatrix) -> str:
+        rows, cols = expr.shape
+        ones = r"\vec{1}" if self._notation.vectors == "arrow" else r"\mathbf{1}"
+        if rows == cols == 1:
+            return "1"
+        if cols == 1:
+            return ones
+        return ones + r"^{\top}" if rows == 1 else r"\mathbf{1}"
+
+    def _print_DiagMatrix(self, expr: DiagMatrix) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_Trace(self, expr: sympy.Trace) -> str:
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        function = expr.function
+        if not isinstance(function, sympy.Lambda) or len(function.variables) != 1:
+            return super()._print_ElementwiseApplyFunction(expr)
+        (var,), body = function.variables, function.expr
+        arg = self._print(expr.expr)
+        bare = _Verbatim(arg)
+        grouped = bare if _is_atomic(expr.expr) else _Verbatim(rf"\left({arg}\right)")
+        # A function brackets its argument itself: tanh(W x), but (W x)^2.
+        body = body.replace(lambda e: e.is_Function and e.args == (var,), lambda e: e.func(bare))
+        return self._print(body.xreplace({var: grouped}))
+
+
+def _group(tex: str) -> str:
+    """Brace tex so that scripts can follow it: {a_{b}}_{3}."""
+    # TeX unwraps a group holding one accent ({\vec{x}_{b}}_{3} is a double subscript); a leading
+    # empty atom keeps the group whole.
+    return f"{{{{}}{tex}}}" if tex.startswith(_ACCENT_MACROS) else f"{{{tex}}}"
+
+
+def _is_unevaluated(expr: sympy.Add | sympy.Mul) -> bool:
+    """Whether a sum or product was built unevaluated (0 + 0 + ... + W x), so its order is meant."""
+    return type(expr) in (sympy.Add, sympy.Mul) and type(expr)(*expr.args).args != expr.args
+
+
+def _positive_first(terms: list[sympy.Basic]) -> list[sympy.Basic]:
+    """Lead with a term without a minus sign, if there is one: W x - b, not - b + W x."""
+    lead = next((n for n, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+    return [terms[lead], *terms[:lead], *terms[lead + 1 :]]
+
+
+def _ends_open(term: sympy.Basic) -> bool:
+    """Whether a term prints as a sum sign whose body runs on to the end of the term."""
+    factors = term.args if term.is_Mul else (term,)
+    return any(isinstance(factor, sympy.Sum) for factor in factors)
+
+
+def _is_atomic(expr: sympy.Basic) -> bool:
+    return expr.is_Atom or isinstance(expr, sympy.MatrixSymbol | sympy.OneMatrix | sympy.Identity)
+
+
+def notation(graph: ir.Graph, vectors: str = "arrow") -> Notation:
+    """How to print the tensors of a graph."""
+    kinds = tuple((name, graph.shape_of(name).kind) for name in sorted(graph.names))
+    return Notation(kinds, str(vectors))

@@ -1,0 +1,267 @@
+"""Compile a self-contained .tex file to PDF with latexmk: locked down, time-limited, atomic."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from derivtex.errors import DerivtexError, TexError, TexNotFoundError, TexTimeoutError
+from derivtex.tex.files import write_bytes_atomic
+
+INSTALL_COMMAND = (
+    "apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
+    "texlive-fonts-recommended lmodern latexmk poppler-utils"
+)
+MINOR = "minor: "  # prefix of warnings that rarely matter (underfull boxes)
+
+_TEX_TOOLS = ("latexmk", "pdflatex")
+# A fixed job name: the PDF /ID (when \pdftrailerid{} is absent) hashes the job name, and
+# odd file names (spaces, non-ASCII) never reach TeX.
+_JOB = "document"
+_LATEXMK_ARGS = (
+    "-norc",  # Debian's /etc/LatexMk sets $pdf_mode = 4 (lualatex); a user's rc could do anything
+    "-pdf",
+    "-interaction=nonstopmode",
+    "-halt-on-error",
+    "-file-line-error",
+    "-no-shell-escape",
+)
+# A caller's TEXINPUTS could shadow standard packages and TEXMFOUTPUT widens what openin_any=p
+# lets TeX read. latexmk (4.79) itself sets TEXMFOUTPUT=. and prepends . to TEXINPUTS; dropping
+# the caller's values keeps that true whatever latexmk does.
+_DROPPED_ENV = ("TEXINPUTS", "TEXMFOUTPUT", "TEXMF_OUTPUT_DIRECTORY")
+_LOCKED_ENV = {
+    "openin_any": "p",  # no absolute paths, no .., no dot files
+    "openout_any": "p",
+    "shell_escape": "f",
+    "FORCE_SOURCE_DATE": "1",  # \today and file dates follow SOURCE_DATE_EPOCH too
+    "max_print_line": "10000",  # one log line per message, so the parsers below see it whole
+}
+_DEFAULT_EPOCH = "0"
+_LOG_TAIL = 10
+_FILE_LINE = re.compile(r"^(?P<file>\S+?):(?P<line>\d+): (?P<msg>.*)$")
+_CONTEXT_LINE = re.compile(r"^l\.(?P<line>\d+) ")
+_CONSEQUENCES = ("Emergency stop.", "==> Fatal error occurred")
+_WARNING_STARTS = ("Overfull \\hbox", "Underfull \\hbox", "LaTeX Warning:")
+_PAGE_PNG = r"-(\d+)\.png"
+
+
+@dataclass(frozen=True, slots=True)
+class CompileResult:
+    """A finished build: the PDF, TeX warnings worth showing, and page images if asked for."""
+
+    pdf: Path
+    warnings: tuple[str, ...]
+    pngs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Where and why TeX stopped, as read from its log."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
+def tex_available() -> bool:
+    """True when latexmk and pdflatex are both on PATH."""
+    return all(shutil.which(tool) for tool in _TEX_TOOLS)
+
+
+def compile_pdf(
+    tex_path: Path | str,
+    *,
+    output: Path | str | None = None,
+    timeout: float = 60.0,
+    png: bool = False,
+) -> CompileResult:
+    """Build tex_path into output (default: beside it, .pdf); on failure the old PDF stays."""
+    tex = Path(tex_path)
+    dest = Path(output) if output is not None else tex.with_suffix(".pdf")
+    latexmk = _require(*_TEX_TOOLS, *(("pdftoppm",) if png else ()))[0]
+    source = _read_source(tex)
+    with tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
+        work = Path(tmp)
+        (work / f"{_JOB}.tex").write_bytes(source)
+        command = (latexmk, *_LATEXMK_ARGS, f"{_JOB}.tex")
+        status, out = _run(command, cwd=work, timeout=timeout, what=f"TeX on {tex.name}")
+        log = _read_text(work / f"{_JOB}.log")
+        built = work / f"{_JOB}.pdf"
+        if status != 0 or not built.is_file():
+            raise _build_error(tex.name, source, log or out)
+        _install(built, dest)
+    pngs = _render_pngs(dest, timeout) if png else ()
+    return CompileResult(pdf=dest, warnings=_warnings(log), pngs=pngs)
+
+
+def _require(*tools: str) -> tuple[str, ...]:
+    """Full paths of tools, or TexNotFoundError naming the missing ones and how to install them."""
+    found = {tool: shutil.which(tool) for tool in tools}
+    missing = tuple(tool for tool, path in found.items() if path is None)
+    if missing:
+        raise TexNotFoundError(
+            f"{', '.join(missing)} not found on PATH; building PDFs needs TeX and poppler",
+            hint=f"on Debian/Ubuntu: {INSTALL_COMMAND}",
+        )
+    return tuple(str(found[tool]) for tool in tools)
+
+
+def _read_source(tex: Path) -> bytes:
+    try:
+        return tex.read_bytes()
+    except OSError as exc:
+        raise DerivtexError(f"cannot read {tex}: {exc.strerror}") from None
+
+
+def _read_text(path: Path) -> str:
+    # TeX logs are bytes in whatever encoding the input had; never fail on decoding.
+    return path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
+
+
+def _tex_env() -> dict[str, str]:
+    """The caller's environment with TeX's file access, shell escape and dates locked down."""
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
+    env.update(_LOCKED_ENV)
+    env["SOURCE_DATE_EPOCH"] = _source_date_epoch()
+    return env
+
+
+def _source_date_epoch() -> str:
+    # pdflatex dies without a log on a malformed value; say why instead.
+    value = os.environ.get("SOURCE_DATE_EPOCH") or _DEFAULT_EPOCH
+    if not re.fullmatch(r"[0-9]+", value):
+        raise TexError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds since 1970",
+            hint="unset it (documents are then dated 1 January 1970) or set it to $(date +%s)",
+        )
+    return value
+
+
+def _run(command: Sequence[str], *, cwd: Path, timeout: float, what: str) -> tuple[int, str]:
+    """Run command in its own process group; kill the whole group if it outlives timeout."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=_tex_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # latexmk's pdflatex child must die with it
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException as exc:  # also Ctrl-C: the new session does not get the terminal's SIGINT
+        _kill_group(proc)
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise _timeout_error(what, time.monotonic() - started, timeout) from None
+        raise
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is already gone
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()  # reap it and close the pipe
+
+
+def _timeout_error(what: str, elapsed: float, timeout: float) -> TexTimeoutError:
+    return TexTimeoutError(
+        f"{what} was stopped after running {elapsed:.1f} s (limit {timeout:g} s)",
+        hint="a big document may need longer: raise the limit with"
+        " compile_pdf(..., timeout=SECONDS); a macro that expands itself forever also ends up here",
+    )
+
+
+def _build_error(name: str, source: bytes, log: str) -> TexError:
+    """A TexError naming file, line, TeX's message and the offending source line."""
+    lines = log.splitlines()
+    failure = _first_failure(lines)
+    if failure is None:
+        tail = "\n".join(lines[-_LOG_TAIL:])
+        return TexError(f"{name}: TeX failed; the end of its log:\n{tail}")
+    if failure.file not in (None, f"./{_JOB}.tex", f"{_JOB}.tex"):
+        return TexError(f"{failure.file}:{failure.line}: {failure.message} (building {name})")
+    where = name if failure.line is None else f"{name}:{failure.line}"
+    snippet = _source_line(source, failure.line)
+    return TexError(f"{where}: {failure.message}" + (f"\n    {snippet}" if snippet else ""))
+
+
+def _first_failure(lines: Sequence[str]) -> _Failure | None:
+    """The first real error in the log; 'Emergency stop' and 'Fatal error' only follow one."""
+    for index, text in enumerate(lines):
+        match = _FILE_LINE.match(text)
+        if match and not match["msg"].strip().startswith(_CONSEQUENCES):
+            return _Failure(match["msg"].strip(), match["file"], int(match["line"]))
+        if text.startswith("! ") and not text[2:].strip().startswith(_CONSEQUENCES):
+            return _locate(text[2:].strip(), lines[index + 1 :])
+    return _end_of_input(lines)
+
+
+def _locate(message: str, after: Sequence[str]) -> _Failure:
+    """File and line of a '! message' error, from the next file:line: or l.N line after it."""
+    for text in after:
+        if match := _FILE_LINE.match(text):
+            return _Failure(message, match["file"], int(match["line"]))
+        if match := _CONTEXT_LINE.match(text):
+            return _Failure(message, f"./{_JOB}.tex", int(match["line"]))
+    return _Failure(message)
+
+
+def _end_of_input(lines: Sequence[str]) -> _Failure | None:
+    # In nonstopmode TeX stops with a bare "Emergency stop." and a "<*>" context when the file
+    # ends before \end{document}: it wanted to ask the terminal for more input.
+    for index, text in enumerate(lines[:-1]):
+        if text == "! Emergency stop." and lines[index + 1].startswith("<*>"):
+            return _Failure("TeX reached the end of the file; is \\end{document} missing?")
+    return None
+
+
+def _source_line(source: bytes, line: int | None) -> str:
+    text = source.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    return lines[line - 1].strip() if line is not None and 1 <= line <= len(lines) else ""
+
+
+def _warnings(log: str) -> tuple[str, ...]:
+    """Overfull/underfull hbox and LaTeX warnings from the log; underfull ones marked MINOR."""
+    found = (line for line in log.splitlines() if line.startswith(_WARNING_STARTS))
+    return tuple(MINOR + line if line.startswith("Underfull") else line for line in found)
+
+
+def _install(built: Path, dest: Path) -> None:
+    """Copy built next to dest under a temporary name, then rename: no one sees half a file."""
+    write_bytes_atomic(dest, built.read_bytes())
+
+
+def _render_pngs(pdf: Path, timeout: float) -> tuple[Path, ...]:
+    """Render each page to <stem>-<page>.png beside pdf; drop page images of an older build."""
+    pdftoppm = _require("pdftoppm")[0]
+    with tempfile.TemporaryDirectory(prefix="derivtex-png-") as tmp:
+        command = (pdftoppm, "-png", "-r", "100", str(pdf.resolve()), pdf.stem)
+        status, out = _run(command, cwd=Path(tmp), timeout=timeout, what=f"pdftoppm on {pdf.name}")
+        if status != 0:
+            raise TexError(f"pdftoppm could not render {pdf}:\n{out.strip()}")
+        pages = _page_images(Path(tmp), pdf.stem)
+        for stale in _page_images(pdf.parent, pdf.stem):
+            stale.unlink(missing_ok=True)
+        for page in pages:
+            _install(page, pdf.parent / page.name)
+    return tuple(pdf.parent / page.name for page in pages)
+
+
+def _page_images(folder: Path, stem: str) -> tuple[Path, ...]:
+    """<stem>-<n>.png files in folder, in page order (pdftoppm pads n to equal width)."""
+    pattern = re.compile(re.escape(stem) + _PAGE_PNG)  # not glob: the stem may contain [ or *
+    numbered = ((pattern.fullmatch(path.name), path) for path in folder.iterdir())
+    return tuple(path for _, path in sorted((int(m[1]), path) for m, path in numbered if m))
