@@ -28,7 +28,7 @@ class CliError(click.ClickException):
 
     def __init__(self, error: DerivtexError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo(

@@ -37,7 +37,7 @@ def choice(kind: type[E], value: object, what: str | None = None) -> E:
     if isinstance(value, kind):
         return value
     try:
-        return kind(value)
+        return kind(str(value))
     except ValueError:
         names = ", ".join(repr(m.value) for m in kind)
         raise InputError(

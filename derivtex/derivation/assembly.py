@@ -12,6 +12,7 @@ from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitu
 from derivtex.calculus.mexpr import Slice
 from derivtex.derivation import steps as S
 from derivtex.derivation.stepmath import at, entry, letters, partial, whole
+from derivtex.options import Layout
 
 # Index values tried, in order, for an example entry that is zero (or not).
 SEARCH = (2, 3, 1, 4, 5, 6, 7, 8)
@@ -96,7 +97,7 @@ def _follow(d: Derivative) -> tuple[str, str]:
 
 
 def _other_layout(d: Derivative) -> sympy.Basic | None:
-    other = "denominator" if d.layout == "numerator" else "numerator"
+    other = Layout.DENOMINATOR if d.layout == Layout.NUMERATOR else Layout.NUMERATOR
     alt = derive_graph(d.graph, d.wrt, other)
     return alt.result if alt.matrix is not None else None
 
