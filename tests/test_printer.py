@@ -213,3 +213,26 @@ def test_notation_rejects_unknown_kinds_styles_and_names(
 def test_products_of_entries_never_use_cdot() -> None:
     product = V[i, k] * W[k, j] * x[j] * sigmoid(z[i]) * sympy.KroneckerDelta(i, j)
     assert r"\cdot" not in to_latex(product, ARROW)
+
+
+def test_a_printer_subclass_restyles_functions_and_norms() -> None:
+    """LaTeX lives only in the printer: a subclass changes how derivtex's own classes print."""
+    from derivtex.calculus.mexpr import Norm
+    from derivtex.language.functions import sigmoid
+    from derivtex.rendering.printer import DerivtexLatexPrinter, Notation
+
+    class Styled(DerivtexLatexPrinter):
+        function_latex = {
+            **DerivtexLatexPrinter.function_latex,
+            "sigmoid": r"\operatorname{logistic}",
+        }
+
+        def _print_Norm(self, expr: Norm) -> str:
+            return r"\lVert " + self._print(expr.matrix) + r" \rVert_2"
+
+    note = Notation((("x", "vector"),))
+    x = sympy.MatrixSymbol("x", sympy.Symbol("D"), 1)
+    z = sympy.Symbol("z")
+    assert Styled(note).doprint(sigmoid(z)) == r"\operatorname{logistic}\left(z\right)"
+    assert Styled(note).doprint(Norm(x)) == r"\lVert \vec{x} \rVert_2"
+    assert DerivtexLatexPrinter(note).doprint(sigmoid(z)) == r"\sigma\left(z\right)"

@@ -22,9 +22,6 @@ class Scalar(sympy.Expr):
     def matrix(self) -> sympy.MatrixExpr:
         return self.args[0]
 
-    def _latex(self, printer) -> str:
-        return r"\left(" + printer._print(self.matrix) + r"\right)"
-
 
 class Norm(sympy.Expr):
     """The Euclidean (Frobenius) norm of a matrix expression."""
@@ -39,9 +36,6 @@ class Norm(sympy.Expr):
     def matrix(self) -> sympy.MatrixExpr:
         return self.args[0]
 
-    def _latex(self, printer) -> str:
-        return r"\left\|" + printer._print(self.matrix) + r"\right\|"
-
 
 class SumOf(sympy.Expr):
     """The sum of all entries of a matrix expression."""
@@ -55,18 +49,12 @@ class SumOf(sympy.Expr):
     def matrix(self) -> sympy.MatrixExpr:
         return self.args[0]
 
-    def _latex(self, printer) -> str:
-        return r"\operatorname{sum}\left(" + printer._print(self.matrix) + r"\right)"
-
 
 class Slice(sympy.Symbol):
     """The index ':' of a whole row or column, as in Y_{i,:}."""
 
     def __new__(cls, name: str = "Slice") -> Slice:  # srepr writes Slice('Slice')
         return super().__new__(cls, "Slice")
-
-    def _latex(self, printer) -> str:
-        return ":"
 
     def _sympystr(self, printer) -> str:
         return ":"

@@ -12,16 +12,12 @@ import sympy
 class sigmoid(sympy.Function):  # noqa: N801 - sympy functions are lower case
     """The logistic function 1 / (1 + exp(-u))."""
 
-    latex_name = r"\sigma"
-
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sigmoid_prime(self.args[0])
 
 
 class sigmoid_prime(sympy.Function):  # noqa: N801
     """sigma'(u) = sigma(u) (1 - sigma(u)), kept whole so derivations read as sigma'(z_i)."""
-
-    latex_name = r"\sigma'"
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         u = self.args[0]
@@ -31,8 +27,6 @@ class sigmoid_prime(sympy.Function):  # noqa: N801
 class relu(sympy.Function):  # noqa: N801
     """max(u, 0)."""
 
-    latex_name = r"\operatorname{relu}"
-
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return relu_prime(self.args[0])
 
@@ -40,16 +34,12 @@ class relu(sympy.Function):  # noqa: N801
 class relu_prime(sympy.Function):  # noqa: N801
     """The step function: 1 where u > 0, else 0 (relu is not differentiable at 0)."""
 
-    latex_name = r"\operatorname{relu}'"
-
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.Integer(0)
 
 
 class softplus(sympy.Function):  # noqa: N801
     """log(1 + exp(u)); its derivative is the sigmoid."""
-
-    latex_name = r"\operatorname{softplus}"
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sigmoid(self.args[0])

@@ -13,6 +13,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 if TYPE_CHECKING:
+    from derivtex.calculus.mexpr import Norm, Scalar, Slice, SumOf
     from derivtex.language import ir
 
 KINDS = ("scalar", "vector", "matrix")
@@ -30,6 +31,15 @@ ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _ACCENT_MACROS = (r"\vec", *ACCENTS.values())
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # A partial of one of these is written d y / d x; of anything else d/dx [ ... ].
+# How derivtex's own sympy functions print (the names the notes use); a subclass may change it.
+FUNCTION_LATEX = {
+    "sigmoid": r"\sigma",
+    "sigmoid_prime": r"\sigma'",
+    "relu": r"\operatorname{relu}",
+    "relu_prime": r"\operatorname{relu}'",
+    "softplus": r"\operatorname{softplus}",
+}
+
 _ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
 
 
@@ -109,6 +119,8 @@ class _Verbatim(sympy.Symbol):
 
 class DerivtexLatexPrinter(LatexPrinter):
     """sympy's LaTeX printer with the reference's notation for tensors and partials."""
+
+    function_latex: dict[str, str] = FUNCTION_LATEX
 
     def __init__(self, notation: Notation) -> None:
         super().__init__()
@@ -203,12 +215,24 @@ class DerivtexLatexPrinter(LatexPrinter):
             term = rf"\left({term}\right)"
         return f"{signs} {term}"
 
+    def _print_Scalar(self, expr: Scalar) -> str:
+        return r"\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_Norm(self, expr: Norm) -> str:
+        return r"\left\|" + self._print(expr.matrix) + r"\right\|"
+
+    def _print_SumOf(self, expr: SumOf) -> str:
+        return r"\operatorname{sum}\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_Slice(self, expr: Slice) -> str:
+        return ":"
+
     def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta, exp: str | None = None) -> str:
         tex = rf"\delta_{{{','.join(self._print(i) for i in expr.args)}}}"
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
     def _print_Function(self, expr: sympy.Function, exp: str | None = None) -> str:
-        name = getattr(type(expr), "latex_name", None)
+        name = self.function_latex.get(type(expr).__name__)
         if name is None:
             return super()._print_Function(expr, exp)
         tex = rf"{name}\left({', '.join(self._print(a) for a in expr.args)}\right)"
