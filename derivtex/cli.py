@@ -10,8 +10,9 @@ import click
 
 from derivtex import __version__
 from derivtex.errors import DerivtexError
+from derivtex.options import Layout, Mode, VectorStyle
 
-VECTORS = ("arrow", "bold")
+VECTORS = [m.value for m in VectorStyle]
 OUTPUT_OPTION = click.option(
     "-o",
     "--output",
@@ -82,7 +83,7 @@ def _common(fn):
     fn = click.option("--example", help='Worked components, e.g. "y=3,x=7".')(fn)
     fn = click.option(
         "--layout",
-        type=click.Choice(("numerator", "denominator")),
+        type=click.Choice([m.value for m in Layout]),
         default="numerator",
         show_default=True,
     )(fn)
@@ -183,7 +184,7 @@ def derive(
 @OUTPUT_OPTION
 @click.option(
     "--mode",
-    type=click.Choice(("solutions", "exercises", "both")),
+    type=click.Choice([m.value for m in Mode]),
     default="solutions",
     show_default=True,
 )

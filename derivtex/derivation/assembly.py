@@ -93,7 +93,7 @@ def _follow(d: Derivative) -> tuple[str, str]:
     if len(d.index.wrt_idx) == 0:
         return f"{d.output} (its rows)", f"{d.output} (its columns)"
     pair = (d.output, d.wrt)
-    return pair if d.layout == "numerator" else pair[::-1]
+    return pair if d.layout == Layout.NUMERATOR else pair[::-1]
 
 
 def _other_layout(d: Derivative) -> sympy.Basic | None:

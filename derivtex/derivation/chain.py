@@ -15,6 +15,7 @@ from derivtex.derivation.stepmath import entry, letters, partial, shown, whole
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.typecheck import depends_on
+from derivtex.options import Layout
 
 
 def link_of(d: Derivative, name: str) -> str | None:
@@ -97,7 +98,7 @@ def _matrix_chain(d: Derivative, name: str, link: str) -> sympy.Expr:
     """(dy/dm)(dm/dx) in numerator layout; denominator layout multiplies the other way round."""
     outer = partial(whole(d, name), whole(d, link))
     inner = partial(whole(d, link), whole(d, d.wrt))
-    pair = (outer, inner) if d.layout == "numerator" else (inner, outer)
+    pair = (outer, inner) if d.layout == Layout.NUMERATOR else (inner, outer)
     return sympy.Mul(*pair, evaluate=False)
 
 

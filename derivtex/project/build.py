@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from derivtex import __version__
 from derivtex.errors import DerivtexError, SpecError, TexNotFoundError
+from derivtex.options import Mode, choice
 from derivtex.project.report import (
     Outcome,
     Problem,
@@ -34,7 +35,11 @@ if TYPE_CHECKING:
     from derivtex.rendering.document import Section
 
 DOCUMENTS = ("handout", "exercises")
-MODES = {"solutions": ("handout",), "exercises": ("exercises",), "both": ("handout", "exercises")}
+MODES = {
+    Mode.SOLUTIONS: ("handout",),
+    Mode.EXERCISES: ("exercises",),
+    Mode.BOTH: ("handout", "exercises"),
+}
 SUFFIXES = {"handout": "", "exercises": "-exercises"}
 STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
 # The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
@@ -88,7 +93,7 @@ def build_specs(
     paths: Iterable[Path | str],
     out_dir: Path,
     *,
-    mode: str = "solutions",
+    mode: Mode | str = Mode.SOLUTIONS,
     jobs: int | None = None,
     strict: bool = False,
     force: bool = False,
@@ -96,7 +101,7 @@ def build_specs(
 ) -> int:
     """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
     files, out_dir = spec_files(paths), Path(out_dir)
-    _check_options(mode, jobs)
+    mode = _check_options(mode, jobs)
     _check_collisions(files, out_dir, mode)
     prepared = [_prepare(path, out_dir, mode, strict, force, timeout) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
@@ -116,14 +121,13 @@ def check_specs(paths: Iterable[Path | str]) -> int:
     return report(_map(_check, files, None), len(files), *CHECKING)
 
 
-def _check_options(mode: str, jobs: int | None) -> None:
-    if mode not in MODES:
-        raise DerivtexError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
+def _check_options(mode: Mode | str, jobs: int | None) -> Mode:
     if jobs is not None and jobs < 1:
         raise DerivtexError(f"--jobs {jobs}: need at least one job")
+    return choice(Mode, mode, "mode")
 
 
-def _check_collisions(files: Sequence[Path], out_dir: Path, mode: str) -> None:
+def _check_collisions(files: Sequence[Path], out_dir: Path, mode: Mode) -> None:
     """Refuse two specs whose PDFs would overwrite each other, e.g. a/x.toml and b/x.toml."""
     seen: dict[str, Path] = {}
     for path in files:
@@ -144,7 +148,7 @@ def _size(task: Task) -> int:
 
 
 def _prepare(
-    path: Path, out_dir: Path, mode: str, strict: bool, force: bool, timeout: float
+    path: Path, out_dir: Path, mode: Mode, strict: bool, force: bool, timeout: float
 ) -> Task | Outcome:
     """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
     try:

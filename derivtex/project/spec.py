@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from derivtex.errors import SpecError
+from derivtex.options import Layout, VectorStyle
 
 TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "derivation")
 DEFAULTS_KEYS = ("layout", "vectors", "example", "templates")
 DERIVATION_KEYS: tuple[str, ...] = ("name", "title", "intro", "given", "shapes", "wrt", "of")
 DERIVATION_KEYS += ("example", "layout", "vectors")
-CHOICES = {"layout": ("numerator", "denominator"), "vectors": ("arrow", "bold")}
-FALLBACKS = {"layout": "numerator", "vectors": "arrow"}  # when neither derivation nor defaults say
+CHOICES = {"layout": tuple(m.value for m in Layout), "vectors": tuple(m.value for m in VectorStyle)}
+FALLBACKS = {
+    "layout": Layout.NUMERATOR,
+    "vectors": VectorStyle.ARROW,
+}  # when neither derivation nor defaults say
 
 Example = tuple[tuple[str, tuple[int, ...]], ...]
 

@@ -12,12 +12,14 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from derivtex.options import VectorStyle
+
 if TYPE_CHECKING:
     from derivtex.calculus.mexpr import Norm, Scalar, Slice, SumOf
     from derivtex.language import ir
 
 KINDS = ("scalar", "vector", "matrix")
-VECTOR_STYLES = ("arrow", "bold")
+VECTOR_STYLES = tuple(v.value for v in VectorStyle)
 
 _GREEK_WORDS = (
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau"
