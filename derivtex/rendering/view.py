@@ -114,9 +114,7 @@ def inert(value: object, note: Notation) -> object:
 @functools.cache
 def _view_class(step_class: type) -> type:
     fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
-    return dataclasses.make_dataclass(
-        f"{step_class.__name__}View", fields, frozen=True, slots=True
-    )
+    return dataclasses.make_dataclass(f"{step_class.__name__}View", fields, frozen=True, slots=True)
 
 
 def step_view(step: object, note: Notation) -> object:
