@@ -202,9 +202,10 @@ class LatexEnvironment(SandboxedEnvironment):
             _check_replace(owner, args[0], args[1])
         return super().call(__context, __obj, *args, **kwargs)
 
-    def format_string(self, s: str, args: Any, kwargs: Any, format_func: Any = None) -> str:
-        _check_format(s)
-        return super().format_string(s, args, kwargs, format_func)
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # jinja's hook for str.format / str.format_map reached from a template.
+        _check_format(getattr(value, "__self__", None))
+        return super().wrap_str_format(value)
 
 
 def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
