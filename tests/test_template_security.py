@@ -89,6 +89,9 @@ GADGETS = [
     "<< {}.__class__.__subclasses__() >>",
     "<< ''.join|attr('__self__') >>",
     "<< [].append(1) or 'appended' >>",
+    "<% set l = [1] %><% for i in range(100) %><% set _ = l.extend(l) %><% endfor %><< l|length >>",
+    "<% set d = {} %><% for i in range(100) %><< d.update(a=i) >><% endfor %>",
+    "<< sections[0].steps[0].report >>",
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 import sympy
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
 from derivtex.errors import TemplateError, TemplateFolderError
@@ -169,10 +169,11 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
-class LatexEnvironment(SandboxedEnvironment):
+class LatexEnvironment(ImmutableSandboxedEnvironment):
     """A sandboxed environment whose output is LaTeX: only the values it prints are escaped.
 
-    Beyond jinja's sandbox (no attribute starting with _, no unsafe callables), it bounds what a
+    Beyond jinja's immutable sandbox (no attribute starting with _, no unsafe callables, no
+    list.append or dict.update that could grow state across a loop), it bounds what a
     template can build: range() (MAX_RANGE items), * on sequences and ** on numbers, and int
     arguments of calls and filters, so that no template can exhaust memory or time.
     """
