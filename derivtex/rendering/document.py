@@ -58,7 +58,7 @@ def _statements(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
 def section(
     d: Derivation, *, title: str | None = None, intro: str | None = None, vectors: str = "arrow"
 ) -> Section:
-    """The view of one derivation that the templates lay out."""
+    """One derivation as a document shows it; render() makes it the inert view templates see."""
     note = notation(d.graph, vectors)
     statements = _statements(d)
     inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
