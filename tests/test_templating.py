@@ -24,6 +24,7 @@ from derivtex.rendering.environment import (
     template_names,
 )
 from derivtex.rendering.printer import Notation
+from derivtex.rendering.view import notation_view
 
 NOTATION = Notation((("x", "vector"), ("W1", "matrix")))
 
@@ -105,16 +106,16 @@ def test_latex_braces_and_percent_are_plain_text_to_jinja() -> None:
     assert render(source) == source
 
 
-def test_math_filter_uses_the_printer() -> None:
-    x = sympy.IndexedBase("x")
-    assert render("$<< e | math >>$", e=x[7], notation=NOTATION) == r"$\vec{x}_{7}$"
+def test_there_is_no_math_filter_templates_get_printed_math() -> None:
+    assert "math" not in make_environment().filters
 
 
-def test_filters_take_a_notation_set_in_a_loop_as_an_argument() -> None:
-    x = sympy.MatrixSymbol("x", 3, 1)
-    bold = Notation((("x", "vector"),), vectors="bold")
-    source = "<% for n in [bold] %><% set notation = n %><< x | math(notation) >><% endfor %>"
-    assert render(source, x=x, bold=bold, notation=NOTATION) == r"\mathbf{x}"
+def test_name_filter_takes_a_notation_set_in_a_loop_as_an_argument() -> None:
+    bold = notation_view(Notation((("x", "vector"),), vectors="bold"))
+    source = (
+        "<% for n in [bold] %><% set notation = n %><< 'x' | name(notation=notation) >><% endfor %>"
+    )
+    assert render(source, bold=bold, notation=NOTATION) == r"\mathbf{x}"
     assert render("<< 'x' | name(notation=bold) >>", bold=bold) == r"\mathbf{x}"
 
 
@@ -135,9 +136,10 @@ def write(folder: Path, name: str, text: str) -> Path:
     [
         ("ok\n<< title >>\n", {}, r"'title' is undefined \(at .*doc\.tex\.j2, line 2\)"),
         ("<< ''.__class__.__mro__ >>", {}, "unsafe"),
-        ("<< e >>", {"e": sympy.Symbol("x")}, r"pass it through '\| math'"),
-        ("<< e | math >>", {"e": "__import__('os')", "notation": NOTATION}, "not str"),
-        ("<< e | math >>", {"e": sympy.Symbol("x")}, "need a Notation named 'notation'"),
+        ("<< e >>", {"e": sympy.Symbol("x")}, "templates take printed LaTeX only"),
+        ("<< e | math >>", {"e": "__import__('os')"}, "No filter named 'math'"),
+        ("<< 'x' | name >>", {}, "needs a notation named 'notation'"),
+        ("<< n | name('vector') >>", {"n": sympy.Symbol("x")}, "takes a str name"),
         ("<< 'q' | name >>", {"notation": NOTATION}, "no kind declared for tensor 'q'"),
         ("<< 'x y' | name('scalar') >>", {"notation": NOTATION}, "not a tensor name"),
         ('<% include "nowhere.tex.j2" %>', {}, r"'nowhere\.tex\.j2' not found \(needed at"),

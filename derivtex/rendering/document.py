@@ -14,6 +14,7 @@ from derivtex.derivation.model import Derivation
 from derivtex.language.shapes import Shape
 from derivtex.rendering.environment import make_environment, render_template
 from derivtex.rendering.printer import Notation, notation
+from derivtex.rendering.view import section_view
 
 DOCUMENTS = ("handout", "exercises")
 
@@ -57,7 +58,7 @@ def _statements(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
 def section(
     d: Derivation, *, title: str | None = None, intro: str | None = None, vectors: str = "arrow"
 ) -> Section:
-    """The view of one derivation that the templates lay out."""
+    """One derivation as a document shows it; render() makes it the inert view templates see."""
     note = notation(d.graph, vectors)
     statements = _statements(d)
     inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
@@ -92,6 +93,8 @@ def render(
     """The .tex text of a document holding the given derivations."""
     items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
     sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
+    # Templates see only inert views (printed LaTeX, str, numbers, tuples), never sympy objects.
+    views = tuple(section_view(s) for s in sections)
     env = _environment(Path(templates).resolve() if templates else None)
     return render_template(
         env,
@@ -101,6 +104,6 @@ def render(
         date=date,
         course=course,
         intro=intro,
-        sections=sections,
-        notation=sections[0].notation if sections else None,
+        sections=views,
+        notation=views[0].notation if views else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
 import unicodedata
@@ -12,11 +13,12 @@ from typing import Any
 
 import jinja2
 import sympy
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
 from derivtex.errors import TemplateError, TemplateFolderError
-from derivtex.rendering.printer import GREEK, Notation, name_latex, to_latex
+from derivtex.rendering.printer import GREEK, Notation, name_latex
 from derivtex.rendering.templatefiles import builtin_templates, template_file, template_names
 
 # The default {{ }} and {% %} collide with TeX's braces and % comments.
@@ -86,12 +88,125 @@ def _greek_macro(char: str) -> str | None:
     return GREEK.get(word if match[1] == "SMALL" else word.capitalize())
 
 
-class LatexEnvironment(SandboxedEnvironment):
-    """A sandboxed environment whose output is LaTeX: only the values it prints are escaped."""
+# Bounds on what a template may build: a template lays out a document, it never needs more.
+MAX_RANGE = 10_000  # items of range()
+MAX_SIZE = 100_000  # items or characters of a sequence built by * or by a filter
+MAX_NUMBER = 10**6  # an int argument of a call or filter (widths, counts)
+MAX_BITS = 4_096  # bits of an integer built by **
+# A width or precision of 4+ digits, or one taken from the arguments (*), in a format string.
+_WIDE_FORMAT = re.compile(r"%[^a-zA-Z%]*(\d{4}|\*)|\{[^}]*(\d{4}|\{)")
+
+
+def _refuse(message: str) -> SecurityError:
+    return SecurityError(message)
+
+
+def bounded_range(*args: int) -> range:
+    """range() for templates: at most MAX_RANGE items."""
+    rng = range(*args)
+    try:
+        size = len(rng)
+    except OverflowError:
+        size = MAX_RANGE + 1
+    if size > MAX_RANGE:
+        raise _refuse(f"range() of more than {MAX_RANGE} items is more than a template may loop")
+    return rng
+
+
+def _check_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+            raise _refuse(f"the number {_short(value)} is too large for a template")
+
+
+def _check_format(text: object) -> None:
+    if isinstance(text, str) and _WIDE_FORMAT.search(text):
+        raise _refuse("a format with a width or precision this large is not allowed")
+
+
+def _check_replace(text: object, old: object, new: object) -> None:
+    """Refuse a replace whose result would be longer than MAX_SIZE."""
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        count = text.count(old) if old else len(text) + 1
+        if len(text) + count * len(new) > MAX_SIZE:
+            raise _refuse(f"a replace whose result is longer than {MAX_SIZE} characters")
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse a * that builds a huge sequence, a ** that builds a huge number, a wide % format."""
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+            if sized and len(seq) * count > MAX_SIZE:
+                raise _refuse(f"a sequence of more than {MAX_SIZE} items")
+    numbers = isinstance(left, int) and isinstance(right, int | float)
+    huge = numbers and abs(left) > 1 and right > 0 and right * abs(left).bit_length() > MAX_BITS
+    if operator == "**" and huge:
+        raise _refuse(f"a number of more than {MAX_BITS} bits")
+    if operator == "%":
+        _check_format(left)
+
+
+def _short(value: int) -> str:
+    return f"of {value.bit_length()} bits" if value.bit_length() > 64 else str(value)
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """func, refusing huge numeric arguments (center(10**9)), wide formats, huge replaces."""
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_args(args, kwargs)
+        plain = [
+            a for a in args if not isinstance(a, jinja2.nodes.EvalContext | jinja2.runtime.Context)
+        ]
+        if name == "format" and plain:
+            _check_format(plain[0])
+        if name == "replace" and len(plain) >= 3:
+            _check_replace(*plain[:3])
+        return func(*args, **kwargs)
+
+    return bounded
+
+
+class LatexEnvironment(ImmutableSandboxedEnvironment):
+    """A sandboxed environment whose output is LaTeX: only the values it prints are escaped.
+
+    Beyond jinja's immutable sandbox (no attribute starting with _, no unsafe callables, no
+    list.append or dict.update that could grow state across a loop), it bounds what a
+    template can build: range() (MAX_RANGE items), * on sequences and ** on numbers, and int
+    arguments of calls and filters, so that no template can exhaust memory or time.
+    """
+
+    intercepted_binops = frozenset(["*", "**", "%", "//"])
 
     # Text a template renders (super(), macros, caller(), set blocks) is LaTeX already; jinja
     # joins it with concat, so marking the join NoEscape keeps finalize from escaping it twice.
     concat = staticmethod(lambda parts: NoEscape("".join(parts)))
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(
+        __self,  # noqa: N805 (jinja's own signature: a keyword argument may be named self)
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        _check_args(args, kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and __obj.__name__ == "replace" and len(args) >= 2:
+            _check_replace(owner, args[0], args[1])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # jinja's hook for str.format / str.format_map reached from a template.
+        _check_format(getattr(value, "__self__", None))
+        return super().wrap_str_format(value)
 
 
 def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
@@ -117,6 +232,11 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
         **LATEX_SYNTAX,
     )
     env.filters.update(FILTERS)
+    env.filters.update({name: _bounded_filter(name, f) for name, f in env.filters.items()})
+    # Inert globals only: range bounded; no cycler, joiner, namespace (mutable state) or lipsum.
+    for name in ("cycler", "joiner", "namespace", "lipsum"):
+        env.globals.pop(name, None)
+    env.globals["range"] = bounded_range
     return env
 
 
@@ -135,6 +255,16 @@ def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
     except jinja2.TemplateError as exc:  # UndefinedError, SecurityError, filter errors
         raise TemplateError(
             f"cannot render template {name!r}: {exc.message}{_where(exc, ' (at {})')}"
+        ) from exc
+    except RecursionError as exc:
+        raise TemplateError(
+            f"cannot render template {name!r}: it recurses too deeply{_where(exc, ' (at {})')}"
+        ) from exc
+    except MemoryError as exc:
+        raise TemplateError(f"cannot render template {name!r}: out of memory") from exc
+    except Exception as exc:  # OverflowError, TypeError, ...: jinja passes these on unwrapped
+        raise TemplateError(
+            f"cannot render template {name!r}: {type(exc).__name__}: {exc}{_where(exc, ' (at {})')}"
         ) from exc
 
 
@@ -193,7 +323,7 @@ def _finalize(value: object) -> str:
         return value
     if isinstance(value, sympy.Basic):
         raise jinja2.TemplateRuntimeError(
-            f"a sympy object reached the output unprinted ({value}); pass it through '| math'"
+            "a sympy object reached the output unprinted: templates take printed LaTeX only"
         )
     return escape_text(value)
 
@@ -201,24 +331,15 @@ def _finalize(value: object) -> str:
 def _notation(context: jinja2.runtime.Context, given: object) -> Notation:
     # A filter sees the template's context, not its locals: a `set notation` inside a loop reaches
     # it only in an included template (include passes locals on) or when passed as an argument.
-    notation = context.get("notation") if given is None else given
-    if not isinstance(notation, Notation):
-        raise jinja2.UndefinedError("the math and name filters need a Notation named 'notation'")
-    return notation
-
-
-@jinja2.pass_context
-def math_filter(
-    context: jinja2.runtime.Context, value: object, notation: Notation | None = None
-) -> NoEscape:
-    """<< expr | math >> or << expr | math(notation) >>: the printer's LaTeX of a sympy object."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = sympy.Integer(value)
-    if not isinstance(value, sympy.Basic):  # never sympify a string: that would eval it
-        raise jinja2.TemplateRuntimeError(
-            f"the math filter takes a sympy object, not {type(value).__name__}"
-        )
-    return NoEscape(_printing(to_latex, value, _notation(context, notation)))
+    # Templates see a NotationView (kinds and vectors, no methods); tests may pass a Notation.
+    found = context.get("notation") if given is None else given
+    kinds, vectors = getattr(found, "kinds", None), getattr(found, "vectors", None)
+    if not isinstance(kinds, tuple) or not isinstance(vectors, str):
+        raise jinja2.UndefinedError("the name filter needs a notation named 'notation'")
+    try:
+        return Notation(tuple((str(n), str(k)) for n, k in kinds), vectors)
+    except ValueError as exc:
+        raise jinja2.TemplateRuntimeError(str(exc)) from exc
 
 
 @jinja2.pass_context
@@ -226,16 +347,16 @@ def name_filter(
     context: jinja2.runtime.Context,
     value: object,
     kind: str | None = None,
-    notation: Notation | None = None,
+    notation: object = None,
 ) -> NoEscape:
     """<< "W1" | name >>: the LaTeX of a tensor name, of its declared kind unless one is given."""
+    if not isinstance(value, str) or (kind is not None and not isinstance(kind, str)):
+        raise jinja2.TemplateRuntimeError("the name filter takes a str name and a str kind")
     found = _notation(context, notation)
-    kind = kind or found.kind(str(value))
+    kind = kind or found.kind(value)
     if kind is None:
-        raise jinja2.UndefinedError(
-            f"no kind declared for tensor {str(value)!r}: use name('vector')"
-        )
-    return NoEscape(_printing(name_latex, str(value), kind, found.vectors))
+        raise jinja2.UndefinedError(f"no kind declared for tensor {value!r}: use name('vector')")
+    return NoEscape(_printing(name_latex, value, kind, found.vectors))
 
 
 def _printing(printer: Callable[..., str], *args: Any) -> str:
@@ -250,8 +371,8 @@ def tex_filter(value: object) -> NoEscape:
     return NoEscape(str(value))
 
 
+# No math filter: templates never see a sympy object, only math printed before rendering.
 FILTERS: dict[str, Callable[..., Any]] = {
-    "math": math_filter,
     "name": name_filter,
     "escape": escape_text,
     "e": escape_text,  # jinja's own e/escape would HTML-escape

@@ -1,0 +1,147 @@
+"""What templates see: inert views of sections and steps, their math already printed.
+
+A sympy object handed to a template is a hole in the sandbox: its methods parse strings as Python
+(``expr.subs(x, "__import__('os')...")``). So at the rendering boundary every Section and step
+becomes a frozen dataclass of printed LaTeX (Tex, which the finalize hook trusts), plain str
+(escaped when printed), int, float, bool, None and tuples of these: no sympy object, no Notation,
+no callable. Steps in the Python API keep holding sympy math; only templates see the view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+from pylatex.utils import NoEscape
+
+from derivtex.calculus.verify import VerificationReport
+from derivtex.rendering.printer import Notation, to_latex
+
+Tex = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
+
+INERT = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class NotationView:
+    """A Notation's data without its methods: what the name filter needs."""
+
+    kinds: tuple[tuple[str, str], ...]
+    vectors: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """A verification report, formatted in Python."""
+
+    exact: bool
+    exact_sizes: str  # "n=3, m=2"
+    numeric_sizes: str  # "n=2, m=3; n=4, m=1"
+    max_error: str  # "1.2e-15"
+    tolerance: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    """One derivation as a template sees it."""
+
+    title: str
+    intro: str | None
+    statements: tuple[tuple[Tex, Tex], ...]
+    inputs: tuple[tuple[Tex, Tex], ...]  # (name, its space)
+    asked: Tex
+    layout: str
+    steps: tuple[Any, ...]
+    notation: NotationView
+
+
+def notation_view(note: Notation) -> NotationView:
+    return NotationView(tuple((str(n), str(k)) for n, k in note.kinds), str(note.vectors))
+
+
+def report_view(report: VerificationReport) -> ReportView:
+    return ReportView(
+        exact=bool(report.exact),
+        exact_sizes=", ".join(f"{k}={v}" for k, v in report.exact_sizes),
+        numeric_sizes=report.sizes_text(),
+        max_error=f"{report.max_error:.1e}",
+        tolerance=f"{report.tolerance:.1e}",
+    )
+
+
+def grid_view(grid: tuple[tuple[sympy.Basic | None, ...], ...], note: Notation) -> tuple:
+    """Each cell classified: printed math, or the dots that stand for the cells between."""
+    rows = []
+    for row in grid:
+        dots_row = all(cell is None for cell in row)
+        cells = []
+        for col, cell in enumerate(row):
+            if cell is not None:
+                cells.append(Tex(r"\displaystyle " + to_latex(cell, note)))
+            elif not dots_row:
+                cells.append(Tex(r"\cdots"))
+            elif grid[0][col] is None:
+                cells.append(Tex(r"\ddots"))
+            else:
+                cells.append(Tex(r"\vdots"))
+        rows.append(tuple(cells))
+    return tuple(rows)
+
+
+GRID_FIELDS = {("jacobian_assembly", "partials"), ("jacobian_assembly", "entries")}
+
+
+def inert(value: object, note: Notation) -> object:
+    """value with its math printed; anything that is not plain data is refused."""
+    if isinstance(value, NoEscape):
+        return Tex(str(value))
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, sympy.Basic):
+        return Tex(to_latex(value, note))
+    if isinstance(value, tuple | list):
+        return tuple(inert(item, note) for item in value)
+    if isinstance(value, VerificationReport):
+        return report_view(value)
+    raise TypeError(f"no template view for a {type(value).__name__}")
+
+
+@functools.cache
+def _view_class(step_class: type) -> type:
+    fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
+    return dataclasses.make_dataclass(f"{step_class.__name__}View", fields, frozen=True, slots=True)
+
+
+def step_view(step: object, note: Notation) -> object:
+    """A step as a template sees it: the same field names, every value inert."""
+    kind = str(type(step).kind)  # type: ignore[attr-defined]
+    values = {}
+    for f in dataclasses.fields(step):  # type: ignore[arg-type]
+        value = getattr(step, f.name)
+        if (kind, f.name) in GRID_FIELDS and value is not None:
+            values[f.name] = grid_view(value, note)
+        else:
+            values[f.name] = inert(value, note)
+    return _view_class(type(step))(kind=kind, **values)
+
+
+def section_view(section: Any) -> SectionView:
+    """A Section (derivtex.rendering.document) as a template sees it."""
+    note = section.notation
+    return SectionView(
+        title=str(section.title),
+        intro=None if section.intro is None else str(section.intro),
+        statements=tuple(
+            (Tex(to_latex(lhs, note)), Tex(to_latex(rhs, note))) for lhs, rhs in section.statements
+        ),
+        inputs=tuple((Tex(to_latex(sym, note)), Tex(str(space))) for sym, space in section.inputs),
+        asked=Tex(to_latex(section.asked, note)),
+        layout=str(section.layout),
+        steps=tuple(step_view(step, note) for step in section.steps),
+        notation=notation_view(note),
+    )
