@@ -414,3 +414,28 @@ def test_sigterm_leaves_no_tex_running_and_no_temp_folder(tmp_path: Path, mode: 
     finally:
         proc.kill()
         proc.wait()
+
+
+@needs_sandbox
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_of_derivtex_takes_sandboxed_tex_with_it(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    tex = write_tex(tmp_path, "loop.tex", r"\def\x{\x}\x")
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen((sys.executable, "-c", _RUN_LOOP, str(tex), "sandbox"), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        assert _tex_processes(str(temp)), "TeX never started"
+        proc.kill()  # no handler runs: only the kernel and bwrap can clean up
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _tex_processes(str(temp)) == []
+    finally:
+        proc.kill()
+        proc.wait()
