@@ -62,6 +62,20 @@ def default_name(d: Derivation) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"d{d.output}-d{d.wrt}")
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def check_name(name: str) -> str:
+    """name if it is one safe file name component (a file stem inside the output folder)."""
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"--name {name!r} is not a plain file name: it must stay inside the output folder",
+            hint="use letters, digits, '-', '_' and '.' (not first, no '..'); no '/';"
+            " choose the folder with -o",
+        )
+    return name
+
+
 def write_handout(
     d: Derivation,
     out_dir: Path,
@@ -75,7 +89,7 @@ def write_handout(
     timeout: float = 120.0,
 ) -> tuple[Path, ...]:
     """Render, write and compile one derivation's handout; returns the paths written."""
-    stem = name or default_name(d)
+    stem = default_name(d) if name is None else check_name(name)
     heading = title or f"The derivative of {d.output} by {d.wrt}"
     tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)
     tex_path = Path(out_dir) / f"{stem}.tex"

@@ -98,7 +98,25 @@ def _common(fn):
     return click.argument("text")(fn)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group: Ctrl-C ends any command with exit status 130 and one line, no traceback.
+
+    (click's own handling prints "Aborted!" and exits 1.) The TeX process group and the temporary
+    build folder are already gone by then: the runner kills and removes them as it unwinds.
+    """
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
+
+
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="derivtex")
 def main() -> None:
     """Worked derivations of vector, matrix and tensor derivatives, as LaTeX and PDF."""

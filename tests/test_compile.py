@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from derivtex.errors import TexError, TexNotFoundError, TexTimeoutError
-from derivtex.tex.runner import INSTALL_COMMAND, MINOR, CompileResult, compile_pdf, tex_available
+from derivtex.tex import runner
+from derivtex.tex.runner import (
+    INSTALL_COMMAND,
+    MINOR,
+    CompileResult,
+    check_no_file_reads,
+    compile_pdf,
+    sandbox_available,
+    tex_available,
+)
 
 pytestmark = [
     pytest.mark.tex,
@@ -244,3 +256,186 @@ def test_png_pages_beside_the_pdf_replace_older_ones(tmp_path: Path) -> None:
     one = compile_pdf(write_tex(tmp_path, "one.tex", "Only."), output=output, png=True)
     assert one.pngs == (output.parent / "deck-1.png",)
     assert sorted(p.name for p in output.parent.iterdir()) == ["deck-1.png", "deck.pdf"]
+
+
+needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason="needs a working bwrap")
+
+
+def hostname() -> str:
+    return Path("/etc/hostname").read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture
+def no_sandbox(monkeypatch: pytest.MonkeyPatch):
+    """compile_pdf as on a machine without bubblewrap: the probe finds no bwrap on PATH."""
+    monkeypatch.setattr(runner, "_BWRAP", "bwrap-not-installed-here")
+    runner.sandbox_available.cache_clear()
+    yield
+    runner.sandbox_available.cache_clear()
+
+
+@needs_sandbox
+@pytest.mark.parametrize(
+    "line",
+    [
+        r"\immediate\pdfobj stream file {/etc/hostname}",
+        r"\pdfximage{/etc/hostname}",
+        r"\pdffiledump length 100 {/etc/hostname}",
+    ],
+)
+def test_sandboxed_tex_cannot_embed_files_outside_the_build(tmp_path: Path, line: str) -> None:
+    # \pdfobj file ignores openin_any=p: without the sandbox this PDF holds /etc/hostname.
+    secret = hostname()
+    assert secret
+    tex = tmp_path / "leak.tex"
+    tex.write_text(
+        "\n".join(
+            (
+                r"\pdfcompresslevel=0 \pdfobjcompresslevel=0",
+                r"\documentclass{article}",
+                r"\begin{document}",
+                line,
+                "x",
+                r"\end{document}",
+                "",
+            )
+        ),
+        encoding="utf-8",
+    )
+    try:
+        result = compile_pdf(tex)
+    except TexError as exc:
+        assert "/etc/hostname" in str(exc)
+        assert not (tmp_path / "leak.pdf").exists()
+    else:
+        raw = result.pdf.read_bytes()
+        assert secret.encode() not in raw
+
+
+@needs_sandbox
+def test_sandboxed_input_of_absolute_path_fails(tmp_path: Path) -> None:
+    with pytest.raises(TexError) as caught:
+        compile_pdf(write_tex(tmp_path, "in.tex", r"\input{/etc/hostname}"))
+    assert hostname() not in str(caught.value).replace("/etc/hostname", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"\immediate\pdfobj stream file {/etc/passwd}",
+        r"\pdfximage{/etc/passwd}",
+        r"\pdffiledump length 10 {x}",
+        r"\pdffilemoddate{/etc/passwd}",
+        r"\pdffilesize{/etc/passwd}",
+        r"\pdfmdfivesum file {/etc/passwd}",
+        r"\newread\r \openin\r=/etc/passwd",
+        r"\input{/etc/passwd}",
+        r"\input /etc/passwd",
+        r"\include{../../secret}",
+        r"\InputIfFileExists{/etc/passwd}{}{}",
+        r"\input{sub/../../x}",
+        r"^^5cinput",
+    ],
+)
+def test_without_a_sandbox_file_reads_are_refused(text: str) -> None:
+    with pytest.raises(TexError, match="no sandbox is available") as caught:
+        check_no_file_reads("\\documentclass{article}\n" + text, name="evil.tex")
+    assert str(caught.value).startswith("evil.tex:2: refusing")
+    assert "bubblewrap" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text", [r"\input{steps}", r"\include{chapter1}", r"\pdftrailerid{}", r"$x^2$ \readme"]
+)
+def test_without_a_sandbox_ordinary_tex_passes_the_check(text: str) -> None:
+    check_no_file_reads(text)
+
+
+def test_without_a_sandbox_compile_pdf_refuses_before_running_tex(
+    tmp_path: Path, no_sandbox
+) -> None:
+    assert not sandbox_available()
+    tex = write_tex(tmp_path, "leak.tex", r"\immediate\pdfobj stream file {/etc/hostname}")
+    with pytest.raises(TexError, match="no sandbox is available"):
+        compile_pdf(tex)
+    assert not (tmp_path / "leak.pdf").exists()
+    # An ordinary document still builds without the sandbox.
+    assert compile_pdf(write_tex(tmp_path, "ok.tex", "fine")).pdf.is_file()
+
+
+_RUN_LOOP = """
+import sys
+from derivtex.tex import runner
+if sys.argv[2] == "no-sandbox":
+    runner._BWRAP = "bwrap-not-installed-here"
+runner.compile_pdf(sys.argv[1], timeout=120)
+"""
+
+
+def _tex_processes(marker: str) -> list[int]:
+    """Processes (other than this one) whose command line or folder names marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if marker in cmdline or marker in cwd:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["sandbox", "no-sandbox"])
+def test_sigterm_leaves_no_tex_running_and_no_temp_folder(tmp_path: Path, mode: str) -> None:
+    if mode == "sandbox" and not sandbox_available():
+        pytest.skip("needs a working bwrap")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    tex = write_tex(tmp_path, "loop.tex", r"\def\x{\x}\x")
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen((sys.executable, "-c", _RUN_LOOP, str(tex), mode), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        assert _tex_processes(str(temp)), "TeX never started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 5
+        while _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _tex_processes(str(temp)) == []
+        assert list(temp.iterdir()) == []  # the build folder went too
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@needs_sandbox
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_of_derivtex_takes_sandboxed_tex_with_it(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    tex = write_tex(tmp_path, "loop.tex", r"\def\x{\x}\x")
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen((sys.executable, "-c", _RUN_LOOP, str(tex), "sandbox"), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        assert _tex_processes(str(temp)), "TeX never started"
+        proc.kill()  # no handler runs: only the kernel and bwrap can clean up
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _tex_processes(str(temp)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _tex_processes(str(temp)) == []
+    finally:
+        proc.kill()
+        proc.wait()

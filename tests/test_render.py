@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import derivtex
+from derivtex.api import derive, write_handout
 from derivtex.cli import main
 from derivtex.derivation.steps import KINDS
+from derivtex.errors import InputError
 from derivtex.rendering.document import render, section
 from derivtex.tex.runner import compile_pdf, tex_available
 
@@ -302,3 +307,68 @@ def test_many_derivations_render_and_compile(tmp_path: Path) -> None:
     text = pdf_text(result.pdf)
     assert text.count("Verified") == len(MANY)
     assert not [w for w in result.warnings if w.startswith("Overfull")]
+
+
+DERIVE = ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "--tex-only"]
+
+
+@pytest.mark.parametrize(
+    "name", ["../../x", "../x", "..", ".", ".hidden", "a/b", "/tmp/x", "a\\b", "", "a..b", "x y"]
+)
+def test_cli_name_must_be_one_safe_file_name(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "a" / "b" / "out"
+    result = CliRunner().invoke(main, [*DERIVE, "-o", str(out), "--name", name])
+    assert result.exit_code == 2, result.output
+    assert "not a plain file name" in result.output
+    assert "hint:" in result.output
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # nothing written anywhere
+
+
+@pytest.mark.parametrize("name", ["h", "dy-dx", "handout_2.v1", "A9"])
+def test_cli_plain_names_are_kept(tmp_path: Path, name: str) -> None:
+    result = CliRunner().invoke(main, [*DERIVE, "-o", str(tmp_path), "--name", name])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == [f"{name}.tex"]
+
+
+def test_write_handout_refuses_a_name_that_leaves_the_folder(tmp_path: Path) -> None:
+    d = derive("y = W x", "x", {"W": "C x D", "x": "D"})
+    with pytest.raises(InputError, match="not a plain file name"):
+        write_handout(d, tmp_path / "out", name="../escaped", tex_only=True)
+    assert not (tmp_path / "escaped.tex").exists()
+    assert not (tmp_path / "out").exists()
+
+
+@needs_tex
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_exits_130_without_traceback_and_stops_tex(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    # A preamble that never ends: TeX is still running when Ctrl-C comes.
+    (templates / "preamble.tex.j2").write_text("\\documentclass{article}\\def\\x{\\x}\\x\n")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    args = [*DERIVE[:-1], "--templates", str(templates), "-o", str(tmp_path / "out")]
+    proc = subprocess.Popen(
+        (sys.executable, "-m", "derivtex", *args),
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(temp.glob("derivtex-tex-*/document.log")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        assert list(temp.iterdir()), "TeX never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip() == "interrupted"
+    assert "Traceback" not in err
+    assert list(temp.iterdir()) == []
+    assert not (tmp_path / "out" / "dy-dx.pdf").exists()

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pylatex.utils import NoEscape
 
-from derivtex.errors import TemplateError
+from derivtex.errors import TemplateError, TemplateFolderError
 from derivtex.rendering.environment import (
     TYPESETTABLE,
     builtin_templates,
@@ -232,3 +232,30 @@ def test_hostile_title_compiles(tmp_path: Path) -> None:
     log = (tmp_path / "doc.log").read_text(encoding="latin-1")
     assert run.returncode == 0, log[-2000:]
     assert "Missing character" not in log
+
+
+def test_a_template_symlinked_out_of_the_user_folder_is_refused(tmp_path: Path) -> None:
+    outside = write(tmp_path, "outside/secret.txt", "SECRET\n")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "preamble.tex.j2").symlink_to(outside)
+    with pytest.raises(TemplateFolderError, match="symlink to .*outside the template folder"):
+        render_template(make_environment(user), "preamble.tex.j2")
+    (user / "leak.tex.j2").symlink_to("/etc/hostname")
+    with pytest.raises(TemplateFolderError, match="/etc/hostname"):
+        render_template(make_environment(user), "leak.tex.j2")
+
+
+def test_a_symlinked_subfolder_out_of_the_user_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "outside/steps/chain.tex.j2", "SECRET\n")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "steps").symlink_to(tmp_path / "outside" / "steps")
+    with pytest.raises(TemplateFolderError, match="outside the template folder"):
+        render_template(make_environment(user), "steps/chain.tex.j2")
+
+
+def test_a_symlink_inside_the_user_folder_is_followed(tmp_path: Path) -> None:
+    write(tmp_path, "user/real.tex.j2", "mine\n")
+    (tmp_path / "user" / "preamble.tex.j2").symlink_to("real.tex.j2")
+    assert render_template(make_environment(tmp_path / "user"), "preamble.tex.j2") == "mine\n"

@@ -222,7 +222,7 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
                 f"template folder not found: {user_dir}",
                 hint="pass an existing folder; 'derivtex templates export DIR' writes one to edit",
             )
-        loaders.append(jinja2.FileSystemLoader(user_dir))
+        loaders.append(ConfinedFileSystemLoader(user_dir))
     loaders.append(TraversableLoader(builtin_templates()))
     env = LatexEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -294,6 +294,30 @@ def export_templates(dest: Path, *, overwrite: bool = False) -> tuple[Path, ...]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(template_file(root, name).read_bytes())
     return targets
+
+
+class ConfinedFileSystemLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that follows no symlink out of its folder.
+
+    jinja's loader refuses '..' in names but opens whatever a symlink points at; a link
+    leak.tex.j2 -> /etc/passwd would put that file into the .tex. Every file found is resolved
+    and must lie inside the resolved folder.
+    """
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if filename is not None:
+            real = Path(filename).resolve()
+            roots = [Path(folder).resolve() for folder in self.searchpath]
+            if not any(real.is_relative_to(root) for root in roots):
+                raise TemplateFolderError(
+                    f"template {template!r} is a symlink to {real}, outside the template"
+                    f" folder {', '.join(map(str, self.searchpath))}",
+                    hint="copy the file into the template folder instead of linking to it",
+                )
+        return source, filename, uptodate
 
 
 class TraversableLoader(jinja2.BaseLoader):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +51,36 @@ _LOCKED_ENV = {
     "max_print_line": "10000",  # one log line per message, so the parsers below see it whole
 }
 _DEFAULT_EPOCH = "0"
+# The sandbox. openin_any=p stops \input and \openin at absolute paths, but pdfTeX's own file
+# primitives (\pdfobj file, \pdfximage, \pdffiledump, ...) ignore it and would embed any file
+# the user can read. So latexmk runs inside bubblewrap: it needs no root (unprivileged user
+# namespaces), kills everything inside when derivtex dies (--die-with-parent plus a PID
+# namespace), and is one Debian package (bubblewrap) that Flatpak relies on. Inside, only the
+# system tree (/usr, TeX's config and font caches) is visible, read-only, and the build folder
+# read-write; no network, no other files, a cleared environment.
+_BWRAP = "bwrap"
+_RO_BINDS = ("/usr", "/etc/texmf", "/var/lib/texmf", "/etc/alternatives")
+_ROOT_LINKS = ("/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin")  # usr-merged symlinks
+_SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+_SANDBOX_KEEP_ENV = ("TEXMFHOME", "TEXMFVAR", "TEXMFCONFIG", "LANG", "LC_ALL")
+# Without the sandbox, .tex that reads files by means openin_any=p does not police is refused.
+_FILE_READS = (
+    (
+        re.compile(r"\\pdf(obj|ximage|refximage|filedump|filemoddate|filesize|mdfivesum)\b"),
+        "a pdfTeX primitive that reads files",
+    ),
+    (re.compile(r"\\(openin|readline|read)\b"), "\\openin/\\read"),
+    (re.compile(r"\^\^"), "a ^^ character escape"),
+    (
+        re.compile(
+            r"\\(input|include|InputIfFileExists|IfFileExists|includegraphics|"
+            r"lstinputlisting|verbatiminput)\b\s*(\[[^\]]*\]\s*)?\{?\s*(/|~|[^}\s]*\.\.)"
+        ),
+        "an input of an absolute or .. path",
+    ),
+)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _LOG_TAIL = 10
 _FILE_LINE = re.compile(r"^(?P<file>\S+?):(?P<line>\d+): (?P<msg>.*)$")
 _CONTEXT_LINE = re.compile(r"^l\.(?P<line>\d+) ")
@@ -85,16 +119,33 @@ def compile_pdf(
     timeout: float = 60.0,
     png: bool = False,
 ) -> CompileResult:
-    """Build tex_path into output (default: beside it, .pdf); on failure the old PDF stays."""
+    """Build tex_path into output (default: beside it, .pdf); on failure the old PDF stays.
+
+    latexmk runs in a bubblewrap sandbox when one works here; without one, .tex that reads files
+    by means openin_any=p does not police is refused (check_no_file_reads).
+    """
     tex = Path(tex_path)
     dest = Path(output) if output is not None else tex.with_suffix(".pdf")
     latexmk = _require(*_TEX_TOOLS, *(("pdftoppm",) if png else ()))[0]
     source = _read_source(tex)
-    with tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
-        work = Path(tmp)
+    sandboxed = sandbox_available()
+    if not sandboxed:
+        check_no_file_reads(source.decode("utf-8", "replace"), name=tex.name)
+    with _terminate_raises(), tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
+        work = Path(tmp).resolve()
         (work / f"{_JOB}.tex").write_bytes(source)
-        command = (latexmk, *_LATEXMK_ARGS, f"{_JOB}.tex")
-        status, out = _run(command, cwd=work, timeout=timeout, what=f"TeX on {tex.name}")
+        command: tuple[str, ...] = (latexmk, *_LATEXMK_ARGS, f"{_JOB}.tex")
+        env = _tex_env()
+        if sandboxed:
+            command, env = _sandboxed(command, env, work)
+        status, out = _run(
+            command,
+            cwd=work,
+            timeout=timeout,
+            what=f"TeX on {tex.name}",
+            env=env,
+            die_with_parent=not sandboxed,
+        )
         log = _read_text(work / f"{_JOB}.log")
         built = work / f"{_JOB}.pdf"
         if status != 0 or not built.is_file():
@@ -102,6 +153,105 @@ def compile_pdf(
         _install(built, dest)
     pngs = _render_pngs(dest, timeout) if png else ()
     return CompileResult(pdf=dest, warnings=_warnings(log), pngs=pngs)
+
+
+def check_no_file_reads(tex_text: str, *, name: str = "document") -> None:
+    """TexError if tex_text reads files by means that openin_any=p does not stop.
+
+    The fallback when no sandbox runs TeX: a textual check, so it refuses some harmless documents
+    (any \\pdfobj, any ^^ escape) and cannot see through macros that build control sequence
+    names (\\csname); the sandbox is the real protection.
+    """
+    for pattern, what in _FILE_READS:
+        match = pattern.search(tex_text)
+        if match:
+            line = tex_text.count("\n", 0, match.start()) + 1
+            raise TexError(
+                f"{name}:{line}: refusing to run TeX on {what} ({match[0].strip()!r}):"
+                " no sandbox is available to stop it reading files outside the build folder",
+                hint="install bubblewrap (apt-get install bubblewrap) so that TeX runs sandboxed",
+            )
+
+
+@functools.cache
+def sandbox_available() -> bool:
+    """True when bubblewrap is on PATH and can start a sandbox here (probed once)."""
+    bwrap = shutil.which(_BWRAP)
+    if bwrap is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="derivtex-probe-") as tmp:
+        command, env = _sandboxed(("true",), {"PATH": _SANDBOX_PATH}, Path(tmp).resolve())
+        try:
+            probe = subprocess.run(
+                command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return probe.returncode == 0
+
+
+def _sandboxed(
+    command: Sequence[str], env: dict[str, str], work: Path
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """command wrapped in bwrap: read-only system tree, work read-write, nothing else."""
+    args = [str(shutil.which(_BWRAP) or _BWRAP)]
+    args += ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for folder in _RO_BINDS:
+        if os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for link in _ROOT_LINKS:
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            args += ["--ro-bind", link, link]
+    args += ["--bind", str(work), str(work), "--chdir", str(work)]
+    inner = {key: env[key] for key in _SANDBOX_KEEP_ENV if key in env}
+    inner.update(_LOCKED_ENV)
+    inner.update(PATH=_SANDBOX_PATH, HOME=str(work), TMPDIR="/tmp")
+    if "SOURCE_DATE_EPOCH" in env:
+        inner["SOURCE_DATE_EPOCH"] = env["SOURCE_DATE_EPOCH"]
+    for key, value in sorted(inner.items()):
+        args += ["--setenv", key, value]
+    return (*args, "--", *command), {"PATH": env.get("PATH", _SANDBOX_PATH)}
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """While TeX runs, SIGTERM unwinds like Ctrl-C, so the TeX group and temp folder go too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; its own handler covers the others
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield  # the application chose what SIGTERM does
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@functools.cache
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGKILL the child when derivtex dies, or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = libc.prctl
+
+    def set_pdeathsig() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    return set_pdeathsig
 
 
 def _require(*tools: str) -> tuple[str, ...]:
@@ -147,17 +297,31 @@ def _source_date_epoch() -> str:
     return value
 
 
-def _run(command: Sequence[str], *, cwd: Path, timeout: float, what: str) -> tuple[int, str]:
-    """Run command in its own process group; kill the whole group if it outlives timeout."""
+def _run(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    what: str,
+    env: dict[str, str] | None = None,
+    die_with_parent: bool = True,
+) -> tuple[int, str]:
+    """Run command in its own process group; kill the whole group if it outlives timeout.
+
+    The group is killed too when this unwinds (Ctrl-C, SIGTERM); if derivtex is killed outright,
+    the child gets SIGKILL from the kernel (PR_SET_PDEATHSIG; bwrap's --die-with-parent when
+    sandboxed, which then takes its whole PID namespace with it).
+    """
     started = time.monotonic()
     proc = subprocess.Popen(
         command,
         cwd=cwd,
-        env=_tex_env(),
+        env=_tex_env() if env is None else env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # latexmk's pdflatex child must die with it
+        preexec_fn=_die_with_parent() if die_with_parent else None,  # noqa: PLW1509
     )
     try:
         out, _ = proc.communicate(timeout=timeout)
