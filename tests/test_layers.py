@@ -113,3 +113,13 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     fake = tmp_path / "fake.py"
     fake.write_text("def f():\n    from derivtex.rendering.printer import to_latex\n")
     assert "rendering.printer" in _imports(fake)
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """pyproject lists packages by name: a new layer must be added there too."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = set(config["tool"]["setuptools"]["packages"])
+    folders = {f"derivtex.{p.parent.name}" for p in PACKAGE.glob("*/__init__.py")}
+    assert folders <= shipped, f"add {sorted(folders - shipped)} to [tool.setuptools] packages"

@@ -17,7 +17,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
-from derivtex.errors import TemplateError, TemplateFolderError
+from derivtex.errors import DerivtexError, TemplateError, TemplateFolderError
 from derivtex.rendering.printer import GREEK, Notation, name_latex
 from derivtex.rendering.templatefiles import builtin_templates, template_file, template_names
 
@@ -244,6 +244,8 @@ def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
     """Render one template; every template failure becomes a TemplateError saying where."""
     try:
         return str(env.get_template(name).render(**context))
+    except DerivtexError:  # already says what and where (a template symlinked out of its folder)
+        raise
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(
             f"template {exc.name!r} not found{_where(exc, ' (needed at {})')}",
