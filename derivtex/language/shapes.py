@@ -170,11 +170,15 @@ def computed_shape(rows: sympy.Expr, cols: sympy.Expr) -> Shape:
 SCALAR = Shape(ONE, ONE)
 
 
+def _zero(part: str) -> bool:
+    return part.isdigit() and not part.lstrip("0")
+
+
 def _bad_column(text: str) -> int:
     """Where a shape string goes wrong: a part that is not a size, or a third part."""
     parts = [m for m in re.finditer(r"[^\sx×*,]+", text)]
     for n, m in enumerate(parts):
-        if n >= 2 or not _DIM.match(m.group()) or m.group() == "0":
+        if n >= 2 or not _DIM.match(m.group()) or _zero(m.group()):
             return m.start()
     return 0
 
@@ -184,7 +188,7 @@ def parse_shape(text: str, name: str = "?") -> Shape:
     parts = [p.strip() for p in re.split(r"\s*[x×*,]\s*|\s+", text.strip()) if p.strip()]
     if not parts:
         return SCALAR
-    if len(parts) > 2 or not all(_DIM.match(p) for p in parts):
+    if len(parts) > 2 or not all(_DIM.match(p) for p in parts) or any(map(_zero, parts)):
         raise ShapeError(
             f"cannot read the shape {text!r} of {name!r}",
             source=text,
