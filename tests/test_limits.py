@@ -17,7 +17,8 @@ D = {"x": "D"}
 PRODUCT_35 = "y = " + " ".join(f"A{i}" for i in range(1, 36)) + " x"
 SHAPES_35 = {**{f"A{i}": "D x D" for i in range(1, 36)}, "x": "D"}
 
-# (text, wrt, shapes, the limit a TooLargeError must name, or None: derives or DerivtexError)
+# (text, wrt, shapes, what must happen): the limit a TooLargeError must name, "derives", or
+# None: derives or raises a DerivtexError
 CASES = [
     ("y = " + "(" * 170 + "x" + ")" * 170, "x", D, "max_depth"),
     ("y = " + "-" * 500 + "x", "x", D, "max_depth"),
@@ -37,11 +38,11 @@ CASES = [
     ("y = W x", "x", {"x": "Cscr", "W": "D x Cscr"}, None),
     ("y_ = W x", "x", {"x": "D", "W": "C x D"}, None),
     ("q = W q_", "q_", {"q_": "D", "W": "C x D"}, None),
-    ("y = x^T A x + s", "A", {"x": "D", "A": "D x D", "s": ""}, None),
-    ("m = s; y = a^T x + m", "x", {"x": "D", "a": "D", "s": ""}, None),
-    ("m = u; y = s + m", "u", {"u": "", "s": ""}, None),
-    ("s = sum(exp(z)); p = s^(-1) exp(z)", "z", {"z": "D"}, None),
-    ("s = norm(x) a^T x", "x", {"x": "D", "a": "D"}, None),
+    ("y = x^T A x + s", "A", {"x": "D", "A": "D x D", "s": ""}, "derives"),
+    ("m = s; y = a^T x + m", "x", {"x": "D", "a": "D", "s": ""}, "derives"),
+    ("m = u; y = s + m", "u", {"u": "", "s": ""}, "derives"),
+    ("s = sum(exp(z)); p = s^(-1) exp(z)", "z", {"z": "D"}, "derives"),
+    ("s = norm(x) a^T x", "x", {"x": "D", "a": "D"}, "derives"),
     ("y = (-sum(b))^0.5", "b", {"b": "D"}, None),
     ("y = x^(1e12)", "x", {"x": ""}, None),
     ("y = \x00 x", "x", D, None),
@@ -53,6 +54,9 @@ CASES = [
 @pytest.mark.parametrize(("text", "wrt", "shapes", "limit"), CASES, ids=range(len(CASES)))
 def test_bad_input_is_a_clean_error(text, wrt, shapes, limit):
     start = time.monotonic()
+    if limit == "derives":
+        derive(text, wrt, shapes, timeout=20)
+        return
     try:
         derive(text, wrt, shapes, timeout=20)
     except TooLargeError as exc:
@@ -106,3 +110,19 @@ def test_cli_exit_code_2_without_traceback(tmp_path, text, shape):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_not_real_at_the_sample_point_is_unsupported_not_a_bug():
+    with pytest.raises(UnsupportedError, match="not real-valued"):
+        derive("y = (-sum(b))^0.5", "b", {"b": "D"})
+
+
+def test_budget_is_skipped_off_the_main_thread():
+    import threading
+
+    out = []
+    shapes = {"W": "C x D", **D}
+    thread = threading.Thread(target=lambda: out.append(derive("y = W x", "x", shapes)))
+    thread.start()
+    thread.join(60)
+    assert out and out[0].wrt == "x"
