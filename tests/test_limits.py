@@ -14,6 +14,7 @@ from derivtex.errors import BudgetError, TooLargeError, UnsupportedError
 from derivtex.language.limits import LIMITS
 
 D = {"x": "D"}
+NESTED_SUMS = "y = " + "(" * 20 + "x" + ("+x" * 150 + ")") * 20
 PRODUCT_35 = "y = " + " ".join(f"A{i}" for i in range(1, 36)) + " x"
 SHAPES_35 = {**{f"A{i}": "D x D" for i in range(1, 36)}, "x": "D"}
 
@@ -27,6 +28,8 @@ CASES = [
     ("y = " + "tanh(" * 100 + "x" + ")" * 100, "x", D, "max_depth"),
     ("y = " + " + ".join(["x"] * 300), "x", D, "max_terms"),
     (PRODUCT_35, "x", SHAPES_35, "max_factors"),
+    (NESTED_SUMS, "x", D, "max_tree_depth"),
+    ("y = " + " + ".join(["x"] * 200), "x", D, "derives"),
     ("y = " + "x " * 20000, "x", D, "max_source_length"),
     ("y = 1e999999999 x", "x", D, "max_exponent"),
     ("y = " + "7" * 5000 + " x", "x", D, "max_integer_digits"),

@@ -11,6 +11,7 @@ class Limits:
 
     max_source_length: int = 20_000  # characters of expression text
     max_depth: int = 64  # nesting of parentheses, unary signs, transposes, calls
+    max_tree_depth: int = 300  # operations on the longest path: nesting plus chains of + and *
     max_terms: int = 200  # terms in one sum
     max_factors: int = 24  # factors in one product
     max_statements: int = 100

@@ -322,6 +322,13 @@ def parse(
     if not isinstance(source, str):
         raise ParseError("the expression must be text", hint="pass e.g. 'y = W x'")
     program = _Parser(source, frozenset(variables), limits).program()
+    deepest = max(_tree_depth(st.expr) for st in program.statements)
+    if deepest > limits.max_tree_depth:
+        raise TooLargeError(
+            f"the expression is {deepest} operations deep",
+            limit=f"max_tree_depth={limits.max_tree_depth}",
+            hint="name inner sums and products with their own statements, e.g. 'm = ...; y = m'",
+        )
     names = {t.text for t in tokenize(source) if t.kind == "NAME"}
     if len(names) > limits.max_names:
         raise TooLargeError(
@@ -330,3 +337,19 @@ def parse(
             hint="derive a smaller program",
         )
     return program
+
+
+def _tree_depth(node: n.Node) -> int:
+    """The number of operations on the longest path from the root (without recursion)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        match node:
+            case n.Neg(arg=a) | n.Transpose(arg=a) | n.Power(base=a):
+                stack.append((a, depth + 1))
+            case n.BinOp(left=a, right=b):
+                stack += [(a, depth + 1), (b, depth + 1)]
+            case n.Call(args=args):
+                stack += [(a, depth + 1) for a in args]
+    return deepest
