@@ -92,11 +92,12 @@ def _budget(timeout: float | None, text: object) -> Iterator[None]:
     old_handler = signal.signal(signal.SIGALRM, expire)
     old_timer = signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
+        _STAGE[0] = "starting"
         yield
     except _Expired:
         raise BudgetError(
             f"too large to derive and verify within {timeout:g} s; here is why: "
-            f"the expression {str(text)[:80]!r} expands into too many index terms",
+            f"time ran out while {_STAGE[0]}",
             hint="name parts with their own statements, use fewer factors, pass steps=False, "
             "or raise the budget with timeout=",
         ) from None
@@ -107,16 +108,23 @@ def _budget(timeout: float | None, text: object) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, *old_timer)
 
 
+_STAGE = ["starting"]  # what derive() was doing, for BudgetError's "here is why"
+
+
 def _derive(text, wrt, shapes, of, layout, example, steps) -> Derivation:
+    _STAGE[0] = "parsing and type-checking the text"
     layout = choice(Layout, layout, "layout")
     shapes = _shapes(shapes)
     graph = lower(parse(text, set(shapes)), shapes, of)
     check_wrt(graph, wrt)
+    _STAGE[0] = "differentiating in index form (the index terms multiply with every factor)"
     derivative = derive_graph(graph, wrt, layout)
     if steps is False:
         return Derivation(derivative, None, ())
+    _STAGE[0] = "verifying the result exactly and numerically"
     report = derivative.verify()
     only = None if steps is None or steps is True else tuple(steps)
+    _STAGE[0] = "planning the worked steps"
     worked = plan(derivative, report, example=dict(example) if example else None, only=only)
     return Derivation(derivative, report, worked)
 
