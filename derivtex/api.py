@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from derivtex.calculus.derivative import derive_graph
 from derivtex.derivation.model import Derivation
 from derivtex.derivation.planner import plan
-from derivtex.errors import InputError
+from derivtex.errors import BudgetError, DerivtexError, InputError, UnsupportedError
+from derivtex.language.limits import LIMITS
 from derivtex.language.parser import parse
 from derivtex.language.shapes import Shape
 from derivtex.language.typecheck import check_wrt, lower
@@ -28,6 +32,7 @@ def derive(
     layout: Layout | str = Layout.NUMERATOR,
     example: Mapping[str, int | tuple[int, ...]] | None = None,
     steps: bool | Iterable[str] | None = None,
+    timeout: float | None = LIMITS.timeout,
 ) -> Derivation:
     """Differentiate the output of `text` (or the statement `of`) by the input `wrt`.
 
@@ -35,16 +40,91 @@ def derive(
     `steps=False` computes the result alone (not verified, no steps); None plans every step that
     applies; a collection of step kinds keeps only those (component_formula and summary always
     stay). `example` chooses the worked components, e.g. {"y": (3,), "x": (7,)}.
+    `timeout` is the wall-clock budget in seconds (None: no budget); past it BudgetError.
+    Errors that escape from sympy on an input derivtex cannot handle become UnsupportedError.
     """
+    with _budget(timeout, text):
+        try:
+            return _derive(text, wrt, shapes, of, layout, example, steps)
+        except DerivtexError:
+            raise
+        except (
+            TypeError,
+            ValueError,
+            RecursionError,
+            StopIteration,
+            OverflowError,
+            ZeroDivisionError,
+            MemoryError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            NotImplementedError,
+        ) as exc:
+            raise UnsupportedError(
+                f"derivtex cannot derive this expression yet ({type(exc).__name__}: "
+                f"{str(exc)[:200]})",
+                hint="please report it with the expression, wrt and shapes at "
+                "the derivtex issue tracker; meanwhile try naming parts with their own statements",
+            ) from exc
+
+
+class _Expired(BaseException):
+    """Raised by the alarm; a BaseException so that no `except Exception` inside sympy eats it."""
+
+
+@contextmanager
+def _budget(timeout: float | None, text: object) -> Iterator[None]:
+    """Raise BudgetError past `timeout` seconds (SIGALRM; only in the main thread)."""
+    usable = (
+        timeout is not None
+        and timeout > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Expired
+
+    old_handler = signal.signal(signal.SIGALRM, expire)
+    old_timer = signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        _STAGE[0] = "starting"
+        yield
+    except _Expired:
+        raise BudgetError(
+            f"too large to derive and verify within {timeout:g} s; here is why: "
+            f"time ran out while {_STAGE[0]}",
+            hint="name parts with their own statements, use fewer factors, pass steps=False, "
+            "or raise the budget with timeout=",
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_timer[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, *old_timer)
+
+
+_STAGE = ["starting"]  # what derive() was doing, for BudgetError's "here is why"
+
+
+def _derive(text, wrt, shapes, of, layout, example, steps) -> Derivation:
+    _STAGE[0] = "parsing and type-checking the text"
     layout = choice(Layout, layout, "layout")
     shapes = _shapes(shapes)
     graph = lower(parse(text, set(shapes)), shapes, of)
     check_wrt(graph, wrt)
+    _STAGE[0] = "differentiating in index form (the index terms multiply with every factor)"
     derivative = derive_graph(graph, wrt, layout)
     if steps is False:
         return Derivation(derivative, None, ())
+    _STAGE[0] = "verifying the result exactly and numerically"
     report = derivative.verify()
     only = None if steps is None or steps is True else tuple(steps)
+    _STAGE[0] = "planning the worked steps"
     worked = plan(derivative, report, example=dict(example) if example else None, only=only)
     return Derivation(derivative, report, worked)
 

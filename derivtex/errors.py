@@ -78,6 +78,22 @@ class CycleError(InputError):
     """Statements that depend on each other in a circle."""
 
 
+class TooLargeError(InputError):
+    """An input past one of the named limits in derivtex.language.limits."""
+
+    def __init__(self, message: str, *, limit: str, hint: str | None = None, **where) -> None:
+        super().__init__(f"{message} (limit {limit})", hint=hint, **where)
+        self.limit = limit
+
+
+class UnsupportedError(InputError):
+    """An expression derivtex cannot derive yet (an internal step failed on it)."""
+
+
+class BudgetError(DerivtexError):
+    """derive() ran out of its wall-clock budget."""
+
+
 class SpecError(DerivtexError):
     """A spec file that is malformed: names the file, line and key."""
 

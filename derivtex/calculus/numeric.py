@@ -84,7 +84,8 @@ class NumpyBackend:
         return np.asarray(to_numpy(func.expr, {var: a}), dtype=float) * np.ones_like(a)
 
     def scalar(self, value) -> np.ndarray:
-        return np.full((1, 1), float(value))
+        value = complex(value)  # a negative base to a fractional power is not real: nan
+        return np.full((1, 1), value.real if value.imag == 0 else float("nan"))
 
     def diag(self, v):
         return np.diag(v.reshape(-1))

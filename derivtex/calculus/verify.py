@@ -11,7 +11,7 @@ import sympy
 from derivtex.calculus import numeric as N
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import Target
-from derivtex.errors import VerificationError
+from derivtex.errors import UnsupportedError, VerificationError
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.shapes import Shape
@@ -185,6 +185,11 @@ def finite_differences(graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6)
 
 def numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
     """Largest difference between the derived Jacobian and finite differences."""
+    with np.errstate(all="ignore"):  # a value that is not real becomes nan, reported below
+        return _numeric_check(p, evaluate, values, tol)
+
+
+def _numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
     fd = finite_differences(p.graph, p.wrt, values)
     got = evaluate(values)
     scale = max(1.0, float(np.max(np.abs(fd))))
@@ -195,6 +200,13 @@ def numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
         matrix = N.eval_matrix(p.matrix, env, dims)
         want = _arrange(fd.reshape(_out_size(fd, p, dims), -1), p, dims)
         err = max(err, float(np.max(np.abs(matrix - want))) / scale)
+    if np.isnan(err):
+        raise UnsupportedError(
+            "derivtex cannot verify this expression: it is not real-valued at the numeric "
+            "sample point (a log, sqrt or fractional power of a negative value?)",
+            hint="derive with steps=False to skip verification, or rewrite the expression so "
+            "such arguments stay positive",
+        )
     if not err <= tol:
         raise VerificationError(
             f"the derivative disagrees with finite differences by {err:.2e} (tolerance {tol:.0e})",

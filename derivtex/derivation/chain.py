@@ -57,8 +57,8 @@ def chain_rule(d: Derivative, name: str, link: str, out_idx: tuple, names: tuple
     out_e, wrt_e = entry(d, name, out_idx), entry(d, d.wrt, d.index.wrt_idx)
     mid_e = entry(d, link, mid)
     summand = sympy.Mul(partial(out_e, mid_e), partial(mid_e, wrt_e), evaluate=False)
-    limits = ((k, 1, dim) for k, dim in zip(mid, shape.free_dims, strict=True))
-    component = sympy.Sum(summand, *limits)
+    limits = tuple((k, 1, dim) for k, dim in zip(mid, shape.free_dims, strict=True))
+    component = sympy.Sum(summand, *limits) if limits else summand  # a scalar link: no sum
     expanded: tuple[sympy.Expr, ...] = ()
     gaps: tuple[int, ...] = ()
     if len(mid) == 1:

@@ -132,7 +132,7 @@ def expansion(
     if marked_value is None:
         return None
     values, gaps = shown(dim, marked_value)
-    terms = tuple(total.function.xreplace({k: v}) for v in values)
+    terms = tuple(total.function.subs(k, v) for v in values)  # leaves inner sums over k alone
     marked = values.index(marked_value)
     partials = tuple(
         partial(t, formula.wrt_entry) if n == marked else sympy.Integer(0)

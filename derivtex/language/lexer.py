@@ -42,6 +42,14 @@ def tokenize(source: str) -> tuple[Token, ...]:
                 hint="the language has names, numbers, + - * @ .* ^ ' ( ) = ; and functions",
             )
         kind = match.lastgroup or ""
+        if kind == "NAME" and match.group().endswith("_"):
+            raise ParseError(
+                f"a name cannot end with '_': {match.group()!r}",
+                source=source,
+                column=pos,
+                length=len(match.group()),
+                hint="write the name without the trailing '_', or add a suffix, e.g. y_hat",
+            )
         if kind == "SPACE":
             space = True
         else:

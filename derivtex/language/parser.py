@@ -6,10 +6,11 @@ import difflib
 
 import sympy
 
-from derivtex.errors import ParseError, UnknownFunctionError
+from derivtex.errors import ParseError, TooLargeError, UnknownFunctionError
 from derivtex.language import nodes as n
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.lexer import Token, tokenize
+from derivtex.language.limits import LIMITS, Limits
 
 # name -> number of arguments
 FUNCTIONS: dict[str, int] = {
@@ -22,11 +23,42 @@ FUNCTIONS: dict[str, int] = {
 
 
 class _Parser:
-    def __init__(self, source: str, variables: frozenset[str]) -> None:
+    def __init__(self, source: str, variables: frozenset[str], limits: Limits = LIMITS) -> None:
         self.source = source
+        self.limits = limits
+        if len(source) > limits.max_source_length:
+            raise TooLargeError(
+                f"the text is {len(source)} characters long",
+                limit=f"max_source_length={limits.max_source_length}",
+                hint="split the expression into smaller statements or derive parts separately",
+            )
         self.tokens = tokenize(source)
         self.pos = 0
         self.variables = variables
+        self.depth = 0
+
+    # -- limits --------------------------------------------------------------------------------
+    def too_large(self, message: str, limit: str, hint: str, tok: Token | None = None):
+        tok = tok or self.tok
+        return TooLargeError(
+            message,
+            limit=limit,
+            hint=hint,
+            source=self.source,
+            column=tok.start,
+            length=len(tok.text),
+        )
+
+    def enter(self, tok: Token | None = None, count: int = 1) -> None:
+        """One level deeper: a parenthesis, a sign, a transpose, a power or a call."""
+        self.depth += count
+        if self.depth > self.limits.max_depth:
+            raise self.too_large(
+                f"the expression nests deeper than {self.limits.max_depth} levels",
+                f"max_depth={self.limits.max_depth}",
+                "name an inner part with its own statement, e.g. 'm = ...; y = f(m)'",
+                tok,
+            )
 
     # -- token helpers -------------------------------------------------------------------------
     @property
@@ -55,8 +87,14 @@ class _Parser:
 
     # -- grammar -------------------------------------------------------------------------------
     def program(self) -> n.Program:
-        statements = []
+        statements: list[n.Statement] = []
         while self.tok.kind != "END":
+            if len(statements) >= self.limits.max_statements:
+                raise self.too_large(
+                    f"the text holds more than {self.limits.max_statements} statements",
+                    f"max_statements={self.limits.max_statements}",
+                    "derive a smaller program",
+                )
             if self.tok.kind == "NEWLINE":
                 self.advance()
                 continue
@@ -82,14 +120,32 @@ class _Parser:
 
     def expr(self) -> n.Node:
         node = self.term()
+        terms = 1
         while self.at("+", "-"):
             op = self.advance()
+            terms += 1
+            if terms > self.limits.max_terms:
+                raise self.too_large(
+                    f"a sum has more than {self.limits.max_terms} terms",
+                    f"max_terms={self.limits.max_terms}",
+                    "split the sum into partial sums, each its own statement",
+                    op,
+                )
             node = n.BinOp(op.text, node, self.term(), n.Span(op.start))
         return node
 
     def term(self) -> n.Node:
         node = self.unary()
+        factors = 1
         while True:
+            if self.at("*", "@", ".*") or self.starts_atom():
+                factors += 1
+                if factors > self.limits.max_factors:
+                    raise self.too_large(
+                        f"a product has more than {self.limits.max_factors} factors",
+                        f"max_factors={self.limits.max_factors}",
+                        "name partial products, e.g. 'P = A1 A2 A3; y = P A4 x'",
+                    )
             if self.at("*", "@", ".*"):
                 op = self.advance()
                 kind = "hadamard" if op.text == ".*" else "matmul"
@@ -108,18 +164,28 @@ class _Parser:
         return self.tok.kind in ("NAME", "NUMBER") or self.at("(")
 
     def unary(self) -> n.Node:
-        if self.at("-"):
+        if self.at("-", "+"):
             op = self.advance()
-            return n.Neg(self.unary(), n.Span(op.start))
-        if self.at("+"):
-            self.advance()
-            return self.unary()
+            self.enter(op)
+            try:
+                inner = self.unary()
+            finally:
+                self.depth -= 1
+            return n.Neg(inner, n.Span(op.start)) if op.text == "-" else inner
         return self.power()
 
     def power(self) -> n.Node:
+        base = self.depth
+        try:
+            return self._power()
+        finally:
+            self.depth = base
+
+    def _power(self) -> n.Node:
         node = self.postfix()
         while self.at("^"):
             caret = self.advance()
+            self.enter(caret)
             if self.tok.kind == "NAME" and self.tok.text == "T":
                 self.advance()
                 node = n.Transpose(node, n.Span(caret.start, 2))
@@ -141,17 +207,22 @@ class _Parser:
                 "an exponent must be a number or T",
                 hint="write 's^2' for a power, 'A^T' to transpose",
             )
-        value = sign * sympy.Rational(self.advance().text)
+        value = sign * self.number(self.advance())
         if paren:
             self.expect(")", "close the exponent's parenthesis")
         return value
 
     def postfix(self) -> n.Node:
-        return self.postfix_ops(self.atom())
+        base = self.depth
+        try:
+            return self.postfix_ops(self.atom())
+        finally:
+            self.depth = base
 
     def postfix_ops(self, node: n.Node) -> n.Node:
         while self.at("'", ".T"):
             tok = self.advance()
+            self.enter(tok)
             node = n.Transpose(node, n.Span(tok.start, len(tok.text)))
         return node
 
@@ -159,12 +230,15 @@ class _Parser:
         tok = self.tok
         if tok.kind == "NUMBER":
             self.advance()
-            return n.Num(sympy.Rational(tok.text), n.Span(tok.start, len(tok.text)))
+            return n.Num(self.number(tok), n.Span(tok.start, len(tok.text)))
         if tok.kind == "NAME":
             return self.name_or_call()
         if self.at("("):
-            self.advance()
-            inner = self.expr()
+            self.enter(self.advance())
+            try:
+                inner = self.expr()
+            finally:
+                self.depth -= 1
             self.expect(")", "every '(' needs a matching ')'")
             return inner
         found = tok.text or "the end of the text"
@@ -198,12 +272,36 @@ class _Parser:
             )
         return n.Name(tok.text, span)
 
+    def number(self, tok: Token) -> sympy.Rational:
+        """A number literal within the digit and exponent limits."""
+        mantissa, _, exp = tok.text.lower().partition("e")
+        digits = len(mantissa.replace(".", "").lstrip("0"))
+        if digits > self.limits.max_integer_digits:
+            raise self.too_large(
+                f"the number has {digits} digits",
+                f"max_integer_digits={self.limits.max_integer_digits}",
+                "write a shorter number, or scale the expression by a named scalar",
+                tok,
+            )
+        if exp and abs(int(exp)) > self.limits.max_exponent:
+            raise self.too_large(
+                f"the number's exponent {exp} is too large",
+                f"max_exponent={self.limits.max_exponent}",
+                f"use an exponent between -{self.limits.max_exponent} and "
+                f"{self.limits.max_exponent}, or a named scalar",
+                tok,
+            )
+        return sympy.Rational(tok.text)
+
     def call(self, tok: Token, span: n.Span) -> n.Call:
-        self.advance()
-        args = [self.expr()]
-        while self.at(","):
-            self.advance()
-            args.append(self.expr())
+        self.enter(self.advance())
+        try:
+            args = [self.expr()]
+            while self.at(","):
+                self.advance()
+                args.append(self.expr())
+        finally:
+            self.depth -= 1
         self.expect(")", f"close the parenthesis of {tok.text}(...)")
         if len(args) != FUNCTIONS[tok.text]:
             n_args = FUNCTIONS[tok.text]
@@ -217,6 +315,41 @@ class _Parser:
         return n.Call(tok.text, tuple(args), span)
 
 
-def parse(source: str, variables: frozenset[str] | set[str] = frozenset()) -> n.Program:
+def parse(
+    source: str, variables: frozenset[str] | set[str] = frozenset(), limits: Limits = LIMITS
+) -> n.Program:
     """Parse the expression language; `variables` are declared names (so `W (x)` is a product)."""
-    return _Parser(source, frozenset(variables)).program()
+    if not isinstance(source, str):
+        raise ParseError("the expression must be text", hint="pass e.g. 'y = W x'")
+    program = _Parser(source, frozenset(variables), limits).program()
+    deepest = max(_tree_depth(st.expr) for st in program.statements)
+    if deepest > limits.max_tree_depth:
+        raise TooLargeError(
+            f"the expression is {deepest} operations deep",
+            limit=f"max_tree_depth={limits.max_tree_depth}",
+            hint="name inner sums and products with their own statements, e.g. 'm = ...; y = m'",
+        )
+    names = {t.text for t in tokenize(source) if t.kind == "NAME"}
+    if len(names) > limits.max_names:
+        raise TooLargeError(
+            f"the text uses {len(names)} distinct names",
+            limit=f"max_names={limits.max_names}",
+            hint="derive a smaller program",
+        )
+    return program
+
+
+def _tree_depth(node: n.Node) -> int:
+    """The number of operations on the longest path from the root (without recursion)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        match node:
+            case n.Neg(arg=a) | n.Transpose(arg=a) | n.Power(base=a):
+                stack.append((a, depth + 1))
+            case n.BinOp(left=a, right=b):
+                stack += [(a, depth + 1), (b, depth + 1)]
+            case n.Call(args=args):
+                stack += [(a, depth + 1) for a in args]
+    return deepest

@@ -7,19 +7,117 @@ from dataclasses import dataclass
 
 import sympy
 
-from derivtex.errors import ShapeError
+from derivtex.errors import ShapeError, TooLargeError
+from derivtex.language.limits import LIMITS
 
 _DIM = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|[0-9]+)$")
 ONE = sympy.Integer(1)
 
 
-def dim_symbol(text: str) -> sympy.Expr:
+# macros a size name may print as (sympy prints Cbar as \bar{C}); others need extra packages
+_SAFE_MACROS = frozenset(
+    [
+        "hat",
+        "bar",
+        "tilde",
+        "dot",
+        "ddot",
+        "dddot",
+        "ddddot",
+        "vec",
+        "check",
+        "breve",
+        "acute",
+        "grave",
+        "mathring",
+        "boldsymbol",
+        "mathcal",
+        "left",
+        "right",
+        "prime",
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "varepsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "vartheta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "pi",
+        "varpi",
+        "rho",
+        "varrho",
+        "sigma",
+        "varsigma",
+        "tau",
+        "upsilon",
+        "phi",
+        "varphi",
+        "chi",
+        "psi",
+        "omega",
+        "Gamma",
+        "Delta",
+        "Theta",
+        "Lambda",
+        "Xi",
+        "Pi",
+        "Sigma",
+        "Upsilon",
+        "Phi",
+        "Psi",
+        "Omega",
+    ]
+)
+
+
+def dim_symbol(text: str, source: str | None = None) -> sympy.Expr:
     """A dimension: a positive integer, or a symbol standing for one."""
+    where = {"source": source if source is not None else text, "column": 0}
     if text.isdigit():
-        if int(text) < 1:
-            raise ValueError(text)
-        return sympy.Integer(int(text))
-    return sympy.Symbol(text, positive=True, integer=True)
+        if source is not None:
+            where["column"] = max(0, source.find(text))
+        digits = text.lstrip("0")
+        if not digits:
+            raise ShapeError(
+                f"a size must be positive, not {text!r}",
+                length=len(text),
+                hint="write a positive integer or a size name such as D",
+                **where,
+            )
+        if len(digits) > 3 or int(digits) > LIMITS.max_dimension:
+            raise TooLargeError(
+                f"the explicit size {text} is too large",
+                limit=f"max_dimension={LIMITS.max_dimension}",
+                length=len(text),
+                hint='use a symbolic size name instead, e.g. "N x D"',
+                **where,
+            )
+        return sympy.Integer(int(digits))
+    if text.endswith("_"):
+        raise ShapeError(
+            f"a size name cannot end with '_': {text!r}",
+            hint="use letters and digits, e.g. D or D2",
+            **where,
+        )
+    symbol = sympy.Symbol(text, positive=True, integer=True)
+    macros = set(re.findall(r"\\([A-Za-z]+)", sympy.latex(symbol)))
+    if macros - _SAFE_MACROS:
+        raise ShapeError(
+            f"the size name {text!r} would print as a LaTeX macro "
+            f"(\\{sorted(macros - _SAFE_MACROS)[0]})",
+            hint="choose a plain size name such as D, N or K2",
+            **where,
+        )
+    return symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +170,15 @@ def computed_shape(rows: sympy.Expr, cols: sympy.Expr) -> Shape:
 SCALAR = Shape(ONE, ONE)
 
 
+def _zero(part: str) -> bool:
+    return part.isdigit() and not part.lstrip("0")
+
+
 def _bad_column(text: str) -> int:
     """Where a shape string goes wrong: a part that is not a size, or a third part."""
     parts = [m for m in re.finditer(r"[^\sx×*,]+", text)]
     for n, m in enumerate(parts):
-        if n >= 2 or not _DIM.match(m.group()) or m.group() == "0":
+        if n >= 2 or not _DIM.match(m.group()) or _zero(m.group()):
             return m.start()
     return 0
 
@@ -86,7 +188,7 @@ def parse_shape(text: str, name: str = "?") -> Shape:
     parts = [p.strip() for p in re.split(r"\s*[x×*,]\s*|\s+", text.strip()) if p.strip()]
     if not parts:
         return SCALAR
-    if len(parts) > 2 or not all(_DIM.match(p) for p in parts) or "0" in parts:
+    if len(parts) > 2 or not all(_DIM.match(p) for p in parts) or any(map(_zero, parts)):
         raise ShapeError(
             f"cannot read the shape {text!r} of {name!r}",
             source=text,
@@ -94,7 +196,7 @@ def parse_shape(text: str, name: str = "?") -> Shape:
             hint='write a matrix as "C x D", a column vector as "D", a row vector as "1 x D", '
             'a scalar as "1"; sizes are names or positive integers',
         )
-    dims = [dim_symbol(p) for p in parts]
+    dims = [dim_symbol(p, text) for p in parts]
     if len(dims) == 1:
         return SCALAR if dims[0] == ONE else Shape(dims[0], ONE, flat=True)
     return Shape(dims[0], dims[1])
