@@ -90,7 +90,7 @@ def _budget(timeout: float | None, text: object) -> Iterator[None]:
         raise _Expired
 
     old_handler = signal.signal(signal.SIGALRM, expire)
-    old_timer = signal.setitimer(signal.ITIMER_REAL, timeout)
+    old_timer = signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
     try:
         _STAGE[0] = "starting"
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sympy
 
@@ -81,7 +82,7 @@ _SAFE_MACROS = frozenset(
 
 def dim_symbol(text: str, source: str | None = None) -> sympy.Expr:
     """A dimension: a positive integer, or a symbol standing for one."""
-    where = {"source": source if source is not None else text, "column": 0}
+    where: dict[str, Any] = {"source": source if source is not None else text, "column": 0}
     if text.isdigit():
         if source is not None:
             where["column"] = max(0, source.find(text))

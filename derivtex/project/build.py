@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -103,7 +104,12 @@ def build_specs(
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
     _check_collisions(files, out_dir, mode)
-    prepared = [_prepare(path, out_dir, mode, strict, force, timeout) for path in files]
+
+    @_contained
+    def prepare(path: Path) -> Task | Outcome:
+        return _prepare(path, out_dir, mode, strict, force, timeout)
+
+    prepared = [prepare(path) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
     if tasks and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
@@ -228,6 +234,40 @@ def _pipeline(tasks: Sequence[Task], jobs: int | None) -> Iterator[Outcome]:
         yield from (future.result() for future in as_completed(running))
 
 
+def _contained(fn: Callable[[T], R]) -> Callable[[T], R | Outcome]:
+    """fn, with a file-system or internal failure of one spec turned into its failed Outcome."""
+
+    @functools.wraps(fn)
+    def run(item: T) -> R | Outcome:
+        try:
+            return fn(item)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            message = f"cannot read or write{where}: {exc.strerror or exc}"
+            return _failed(item, message, "check the output folder (-o) and its permissions", 2)
+        except Exception as exc:  # noqa: BLE001 - one spec's failure must not stop the others
+            message = f"internal error ({type(exc).__name__}: {exc})"
+            return _failed(item, message, "please report it with the spec file", 1)
+
+    return run
+
+
+def _failed(item: object, message: str, hint: str, code: int) -> Outcome:
+    path = item if isinstance(item, Path) else _spec_path(item)
+    problem = Problem(str(path), None, message, (f"hint: {hint}",))
+    return Outcome(path, "failed", problems=(problem,), code=code)
+
+
+def _spec_path(item: object) -> Path:
+    if isinstance(item, Task):
+        return item.spec.path
+    if isinstance(item, Rendered):
+        return item.task.spec.path
+    assert isinstance(item, Outcome)
+    return item.path
+
+
+@_contained
 def _render_task(task: Task) -> Rendered | Outcome:
     """Plan, verify and render the outdated documents of one spec: a build's Python half."""
     started = time.perf_counter()
@@ -237,6 +277,7 @@ def _render_task(task: Task) -> Rendered | Outcome:
     return Rendered(task, texts, time.perf_counter() - started)
 
 
+@_contained
 def _compile_task(item: Rendered | Outcome) -> Outcome:
     """Write the .tex files and compile them: a build's TeX half."""
     if isinstance(item, Outcome):
@@ -323,6 +364,7 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     return ()
 
 
+@_contained
 def _check(path: Path) -> Outcome:
     """Load, plan, verify and render one spec, as build would, without TeX."""
     started = time.perf_counter()

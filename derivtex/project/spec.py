@@ -241,6 +241,14 @@ class _Where:
         raise self.bad(key, f"expected an integer or an array of integers, got {got}", hint)
 
 
+def _folder_name(where: _Where, table: Mapping[str, Any]) -> str | None:
+    """The templates folder, as written: a real path of ordinary characters."""
+    value = where.string(table, "templates", blank_ok=False)
+    if value is not None and any(ord(c) < 32 for c in value):
+        raise where.bad("templates", "contains a control character", "write a plain folder path")
+    return value
+
+
 # --- loading ---
 
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
@@ -251,6 +259,9 @@ def _parse_toml(text: str, path: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _toml_error(str(exc), text, path) from exc
+    except RecursionError as exc:  # tomllib parses nested arrays and tables recursively
+        msg = "arrays or tables nested too deeply to read"
+        raise spec_error(path, None, msg, "a spec needs only a few levels of nesting") from exc
 
 
 def _toml_error(message: str, text: str, path: str) -> SpecError:
@@ -289,7 +300,7 @@ def _defaults(data: Mapping[str, Any], lines: _Lines, top: _Where) -> _Defaults:
         layout=where.choice(table, "layout") or FALLBACKS["layout"],
         vectors=where.choice(table, "vectors") or FALLBACKS["vectors"],
         example=where.example(table) or (),
-        templates=where.string(table, "templates", blank_ok=False),
+        templates=_folder_name(where, table),
     )
 
 

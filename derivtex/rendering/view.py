@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import sympy
 from pylatex.utils import NoEscape
@@ -20,7 +20,7 @@ from pylatex.utils import NoEscape
 from derivtex.calculus.verify import VerificationReport
 from derivtex.rendering.printer import Notation, to_latex
 
-Tex = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
+Tex: TypeAlias = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
 
 INERT = (str, int, float, bool, type(None))
 
@@ -120,14 +120,14 @@ def _view_class(step_class: type) -> type:
 def step_view(step: object, note: Notation) -> object:
     """A step as a template sees it: the same field names, every value inert."""
     kind = str(type(step).kind)  # type: ignore[attr-defined]
-    values = {}
+    values: dict[str, Any] = {}
     for f in dataclasses.fields(step):  # type: ignore[arg-type]
         value = getattr(step, f.name)
         if (kind, f.name) in GRID_FIELDS and value is not None:
             values[f.name] = grid_view(value, note)
         else:
             values[f.name] = inert(value, note)
-    return _view_class(type(step))(kind=kind, **values)
+    return _view_class(type(step))(kind=kind, **values)  # type: ignore[arg-type]
 
 
 def section_view(section: Any) -> SectionView:
