@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,6 +109,10 @@ class NumpyBackend:
     def entry(self, a):
         return a[0, 0]
 
+    def evaluate(self, expr: sympy.Expr, values: dict, dims: Dims):
+        """A scalar expression, given values for its atoms and the sizes of the dimensions."""
+        return float(to_numpy(expr, {**values, **dims}))
+
 
 class SympyBackend(NumpyBackend):
     """Explicit sympy matrices, for exact checks."""
@@ -145,6 +150,9 @@ class SympyBackend(NumpyBackend):
 
     def trace(self, a):
         return self.scalar(a.trace())
+
+    def evaluate(self, expr: sympy.Expr, values: dict, dims: Dims):
+        return expr.xreplace(values).xreplace(dims)
 
 
 NUMPY, SYMPY = NumpyBackend(), SympyBackend()
@@ -199,7 +207,7 @@ def eval_terms(
     for term in terms:
         sizes = dict(zip(free, free_dims, strict=True))
         sizes.update({k: dim_value(d, dims) for k, d in term.sums})
-        letters = {s: chr(ord("a") + n) for n, s in enumerate(sizes)}
+        letters = {s: string.ascii_letters[n] for n, s in enumerate(sizes)}
         operands, specs = [], []
         for factor in sympy.Mul.make_args(term.factor):
             idx = sorted((s for s in factor.free_symbols if s in sizes), key=str)
@@ -209,7 +217,9 @@ def eval_terms(
             operands.append(np.ones(sizes[s]))
             specs.append(letters[s])
         spec = ",".join(specs) + "->" + "".join(letters[s] for s in free)
-        out = out + np.einsum(spec, *operands)
+        # greedy: pairwise contractions, so a chain of products costs its length, not the
+        # product of its sizes
+        out = out + np.einsum(spec, *operands, optimize="greedy")
     return out
 
 
@@ -327,10 +337,7 @@ def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
         for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, sympy.Trace)
     }
     values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
-    if b is not NUMPY:
-        return expr.xreplace(values).xreplace(dims)
-    values.update(dims)
-    return float(to_numpy(expr, values))
+    return b.evaluate(expr, values, dims)
 
 
 def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:

@@ -1,0 +1,205 @@
+"""Verification: the exact check at random points catches wrong results, at any size."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+from sympy import KroneckerDelta, MatrixSymbol
+
+import derivtex
+from derivtex.calculus import numeric as N
+from derivtex.calculus import points as P
+from derivtex.calculus import verify as V
+from derivtex.calculus.terms import Term
+
+W_, x_, z_ = sympy.IndexedBase("W"), sympy.IndexedBase("x"), sympy.IndexedBase("z")
+i, j, k = (sympy.Symbol(c, integer=True) for c in "ijk")
+
+
+def chain(length: int) -> tuple[str, dict[str, str]]:
+    """y = W_L ... W_1 x, as statements of at most 12 factors (the language allows 24)."""
+    shapes = {f"W{n}": f"D{n} x D{n - 1}" for n in range(1, length + 1)}
+    shapes["x"] = "D0"
+    names = [f"W{n}" for n in range(1, length + 1)]
+    statements, prev = [], "x"
+    for start in range(0, length, 12):
+        out = "y" if start + 12 >= length else f"m{start}"
+        statements.append(f"{out} = {' '.join(reversed(names[start : start + 12]))} {prev}")
+        prev = out
+    return "; ".join(statements), shapes
+
+
+def tanh_net(depth: int) -> tuple[str, dict[str, str]]:
+    shapes = {"x": "D0", **{f"W{n}": f"D{n} x D{n - 1}" for n in range(1, depth + 1)}}
+    layers = [f"h{n} = tanh(W{n} {'x' if n == 1 else f'h{n - 1}'})" for n in range(1, depth + 1)]
+    return "; ".join(layers), shapes
+
+
+def exact_dims(d: derivtex.Derivation) -> N.Dims:
+    return {s: 2 + n % 2 for n, s in enumerate(V.symbolic_dims(d.graph))}
+
+
+def with_result(d: derivtex.Derivation, terms=None, matrix=None) -> V.Problem:
+    """d's verification problem with its index form and/or matrix form replaced."""
+    index = d.index if terms is None else dataclasses.replace(d.index, terms=tuple(terms))
+    p = d.derivative.problem()
+    return dataclasses.replace(p, index=index, matrix=d.matrix if matrix is None else matrix)
+
+
+def point_only(p: V.Problem, dims: N.Dims) -> None:
+    """The random-point comparison alone: neither the symbolic expansion nor finite differences."""
+    try:
+        V._point_check(p, dims, P.RationalField(), np.random.default_rng(0), 2)
+    except P.Irrational:
+        with mpmath.workdps(P.DIGITS):
+            V._point_check(p, dims, P.FloatField(), np.random.default_rng(0), 2)
+
+
+# -- long chains, deep networks and integer sizes verify -------------------------------------------
+@pytest.mark.parametrize("length", [1, 2, 5, 12, 13, 32])
+@pytest.mark.parametrize("wrt", ["x", "W1"])
+def test_chains_of_any_length_verify(length: int, wrt: str) -> None:
+    text, shapes = chain(length)
+    d = derivtex.derive(text, wrt, shapes, steps=False)
+    report = d.verify()
+    assert report.exact and report.max_error < 1e-6
+    assert dict(report.exact_sizes)["D0"] == 2
+
+
+@pytest.mark.parametrize("depth", [1, 3, 8])
+@pytest.mark.parametrize("wrt", ["x", "W1"])
+def test_tanh_networks_verify(depth: int, wrt: str) -> None:
+    text, shapes = tanh_net(depth)
+    assert derivtex.derive(text, wrt, shapes, steps=False).verify().exact
+
+
+@pytest.mark.parametrize("size", [1, 7, 32])
+@pytest.mark.parametrize("wrt", ["x", "W"])
+def test_integer_sizes_verify(size: int, wrt: str) -> None:
+    d = derivtex.derive("y = W x", wrt, {"W": f"{size} x {size}", "x": f"{size}"}, steps=False)
+    assert d.verify().exact_sizes == ()
+
+
+# -- wrong results are rejected, by the point check alone ------------------------------------------
+WRONG_LINEAR = [
+    ((Term(2 * W_[i, j]),), None),  # off by a factor
+    ((Term(W_[j, i]),), None),  # transposed (W is square)
+    ((Term(W_[i, j]), Term(KroneckerDelta(i, j) / 2**40)), None),  # off by a tiny term
+    ((Term(W_[i, j] * (1 + sympy.Rational(1, 2**60))),), None),  # off by 1 + 2^-60
+    (None, MatrixSymbol("W", 9, 9).T),  # right index form, transposed matrix form
+    (None, 3 * MatrixSymbol("W", 9, 9)),  # right index form, matrix form off by a factor
+]
+
+
+@pytest.mark.parametrize(("terms", "matrix"), WRONG_LINEAR)
+def test_point_check_rejects_wrong_linear_results(terms, matrix) -> None:
+    d = derivtex.derive("y = W x", "x", {"W": "9 x 9", "x": "9"})
+    assert d.index.terms == (Term(W_[i, j]),)  # the right one passes
+    point_only(d.derivative.problem(), {})
+    with pytest.raises(derivtex.VerificationError, match="exact check failed"):
+        point_only(with_result(d, terms, matrix), {})
+
+
+def test_exact_check_rejects_what_finite_differences_cannot_see() -> None:
+    d = derivtex.derive("y = W x", "x", {"W": "9 x 9", "x": "9"})
+    bad = with_result(d, (Term(W_[i, j] * (1 + sympy.Rational(1, 10**9))),))
+    values = V.random_values(d.graph, {}, np.random.default_rng(1))
+    assert V.numeric_check(bad, d.derivative.evaluate, values, 1e-5) < 1e-5
+    with pytest.raises(derivtex.VerificationError, match="exact check failed"):
+        V.exact_check(bad, {})
+
+
+def test_point_check_rejects_a_wrong_factor_deep_in_a_long_chain() -> None:
+    text, shapes = chain(16)
+    square = {name: "D x D" if name.startswith("W") else "D" for name in shapes}
+    d = derivtex.derive(text, "x", square, steps=False)
+    dims = exact_dims(d)
+    assert V.symbolic_work(d.derivative.problem(), dims) > V.SYMBOLIC_WORK  # points only
+    (term,) = d.index.terms
+    w7 = next(a for a in term.factor.atoms(sympy.Indexed) if str(a.base) == "W7")
+    swapped = term.factor.xreplace({w7: sympy.IndexedBase("W7")[w7.indices[::-1]]})
+    for wrong in (term.factor * 2, swapped):
+        with pytest.raises(derivtex.VerificationError):
+            V.exact_check(with_result(d, [Term(wrong, term.sums)]), dims)
+
+
+TANH_PRIME = 1 - sympy.tanh(z_[i]) ** 2
+
+
+@pytest.mark.parametrize(
+    "factor",
+    [
+        2 * TANH_PRIME * W_[i, j],  # off by a factor
+        (1 - sympy.tanh(z_[i])) * W_[i, j],  # a wrong elementwise derivative
+        TANH_PRIME * W_[j, i],  # transposed
+        TANH_PRIME * W_[i, j] * (1 + sympy.Rational(1, 10**20)),  # beyond float64's reach
+    ],
+)
+def test_point_check_rejects_wrong_tanh_derivatives(factor) -> None:
+    d = derivtex.derive("y = tanh(W x)", "x", {"W": "D x D", "x": "D"})
+    assert d.index.terms == (Term(TANH_PRIME * W_[i, j]),)
+    point_only(d.derivative.problem(), exact_dims(d))
+    with pytest.raises(derivtex.VerificationError, match="60-digit"):
+        point_only(with_result(d, [Term(factor)]), exact_dims(d))
+
+
+def test_point_check_rejects_a_wrong_tensor_derivative_at_integer_sizes() -> None:
+    d = derivtex.derive("y = W x", "W", {"W": "32 x 32", "x": "32"})
+    assert d.index.terms == (Term(KroneckerDelta(i, j) * x_[k]),)
+    for wrong in (KroneckerDelta(i, k) * x_[j], 2 * KroneckerDelta(i, j) * x_[k]):
+        with pytest.raises(derivtex.VerificationError):
+            V.exact_check(with_result(d, [Term(wrong)]), {})
+
+
+def test_numeric_check_along_directions_rejects_a_wrong_result() -> None:
+    d = derivtex.derive("y = W x", "W", {"W": "8 x 8", "x": "8"})  # 64 entries: directions
+    values = V.random_values(d.graph, {}, np.random.default_rng(0))
+    assert V.numeric_check(d.derivative.problem(), d.derivative.evaluate, values, 1e-5) < 1e-8
+
+    def wrong(v):
+        return 1.01 * d.derivative.evaluate(v)
+
+    with pytest.raises(derivtex.VerificationError, match="finite differences"):
+        V.numeric_check(d.derivative.problem(), wrong, values, 1e-5)
+
+
+# -- the pieces, against independent computations --------------------------------------------------
+def test_dual_numbers_give_the_derivative() -> None:
+    with mpmath.workdps(P.DIGITS):
+        field = P.FloatField()
+        x = mpmath.mpf(3) / 7
+        got = P.call(field, sympy.tanh, P.Dual(x, 1, field))
+        assert abs(got.a - mpmath.tanh(x)) < mpmath.mpf(10) ** -50
+        assert abs(got.b - mpmath.sech(x) ** 2) < mpmath.mpf(10) ** -50
+    exact = P.RationalField()
+    y = P.Dual(Fraction(2, 3), 1, exact)
+    cube = y**3 / (y + 1)  # d/dy y^3 / (y + 1) = (2 y^3 + 3 y^2) / (y + 1)^2
+    assert cube.b == Fraction(2 * 8 + 3 * 4 * 3, 27) / Fraction(25, 9)
+
+
+def test_contract_matches_einsum() -> None:
+    rng = np.random.default_rng(3)
+    a, b, c = rng.integers(-9, 9, (3, 4)), rng.integers(-9, 9, (4, 5)), rng.integers(-9, 9, (5, 3))
+    tables = [((i, j), a.astype(object)), ((j, k), b.astype(object)), ((k, i), c.astype(object))]
+    got = P.contract(tables, {i: 3, j: 4, k: 5})
+    assert got == int(np.einsum("ij,jk,ki->", a, b, c))
+
+
+def test_rational_graphs_stay_exact_and_others_use_the_float_field() -> None:
+    d = derivtex.derive("L = x^T A x", "x", {"A": "D x D", "x": "D"})
+    point_only(d.derivative.problem(), exact_dims(d))  # no Irrational: exact throughout
+    root = derivtex.derive("L = norm(x)", "x", {"x": "D"})
+    with pytest.raises(P.Irrational):
+        V._point_check(
+            root.derivative.problem(),
+            exact_dims(root),
+            P.RationalField(),
+            np.random.default_rng(0),
+            1,
+        )
+    point_only(root.derivative.problem(), exact_dims(root))
