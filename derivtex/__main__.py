@@ -1,5 +1,5 @@
 """python -m derivtex runs the command line."""
 
-from derivtex.cli import main
+from derivtex.cli import entry
 
-main()
+entry()

@@ -18,9 +18,7 @@ from derivtex.language.parser import parse
 from derivtex.language.shapes import Shape
 from derivtex.language.typecheck import check_wrt, lower
 from derivtex.options import Layout, VectorStyle, choice
-from derivtex.rendering.document import render, section
 from derivtex.tex.files import write_text_atomic
-from derivtex.tex.runner import compile_pdf
 
 
 def derive(
@@ -169,6 +167,10 @@ def write_handout(
     timeout: float = 120.0,
 ) -> tuple[Path, ...]:
     """Render, write and compile one derivation's handout; returns the paths written."""
+    # Imported here: jinja and the TeX runner are for handouts; plan and check never load them.
+    from derivtex.rendering.document import render, section
+    from derivtex.tex.runner import compile_pdf
+
     stem = default_name(d) if name is None else check_name(name)
     heading = title or f"The derivative of {d.output} by {d.wrt}"
     tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)

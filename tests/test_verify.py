@@ -156,6 +156,15 @@ def test_point_check_rejects_a_wrong_tensor_derivative_at_integer_sizes() -> Non
             V.exact_check(with_result(d, [Term(wrong)]), {})
 
 
+def test_what_points_cannot_evaluate_is_expanded_symbolically() -> None:
+    d = derivtex.derive("y = tanh(W x)", "x", {"W": "D x D", "x": "D"})
+    g = sympy.Function("g")  # no numeric value anywhere: the point check gives up on it
+    with pytest.raises(P.NoPoint):
+        point_only(with_result(d, [Term(g(z_[i]) * W_[i, j])]), exact_dims(d))
+    with pytest.raises(derivtex.VerificationError, match="exact check failed at"):
+        V.exact_check(with_result(d, [Term(g(z_[i]) * W_[i, j])]), exact_dims(d))
+
+
 def test_numeric_check_along_directions_rejects_a_wrong_result() -> None:
     d = derivtex.derive("y = W x", "W", {"W": "8 x 8", "x": "8"})  # 64 entries: directions
     values = V.random_values(d.graph, {}, np.random.default_rng(0))

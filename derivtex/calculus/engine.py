@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -179,9 +180,8 @@ class Engine:
                 row, col = split(op.shape, idx)
                 return d(a, join(a.shape, col, row))
             case ir.Apply(func=f, arg=a):
-                u = sympy.Dummy("u")
-                prime = sympy.diff(ELEMENTWISE[f].sympy_func(u), u)
-                return T.mul(T.single(prime.xreplace({u: entry(a.name, a.shape, idx)})), d(a, idx))
+                slope = _prime(f).xreplace({_U: entry(a.name, a.shape, idx)})
+                return T.mul(T.single(slope), d(a, idx))
             case ir.Power(base=b, exponent=p):
                 base = sympy.Symbol(b.name)
                 return T.mul(T.single(p * base ** (p - 1)), d(b, ()))
@@ -211,6 +211,15 @@ class Engine:
                 inner = T.sum_over(inner, index, dim)
             return T.scale(inner, 1 / sympy.Symbol(name)), pidx, pw
         return self.deriv(op, pidx, wrt, pw), pidx, pw
+
+
+_U = sympy.Dummy("u")
+
+
+@functools.cache
+def _prime(func: str) -> sympy.Expr:
+    """f'(_U) for an elementwise function: sympy's diff costs ~50 ms a call, deep nets make many."""
+    return sympy.diff(ELEMENTWISE[func].sympy_func(_U), _U)
 
 
 def differentiate(graph: ir.Graph, wrt: str) -> IndexDerivative:

@@ -61,6 +61,8 @@ class RationalField:
         raise Irrational(func)
 
     def same(self, a: Any, b: Any) -> bool:
+        if isinstance(a, float) or isinstance(b, float):
+            raise NoPoint("a float reached the exact field")
         return bool(a == b)
 
 
@@ -272,6 +274,21 @@ class PointBackend(NumpyBackend):
 
     def evaluate(self, expr, values, dims):
         return evaluate(expr, {**values, **dims}, self.field)
+
+    # Operators numpy's backend would compute in floats (division of two integers among them).
+    def divide(self, a, b):
+        return a * _map(lambda x: _power(self.field, x, sympy.Integer(-1)), b)
+
+    def power(self, a, p):
+        return _map(lambda x: _power(self.field, x, sympy.sympify(p)), a)
+
+    def softmax(self, a):
+        e = _map(lambda x: call(self.field, sympy.exp, x), a)
+        return self.divide(e, self.total(e))
+
+    def logsumexp(self, a):
+        total = self.entry(self.total(_map(lambda x: call(self.field, sympy.exp, x), a)))
+        return self.scalar(call(self.field, sympy.log, total))
 
 
 def _is_element(x: Any) -> bool:

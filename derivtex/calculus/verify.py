@@ -98,11 +98,12 @@ def exact_check(p: Problem, dims: N.Dims, *, seed: int = 0, points: int = 2) -> 
     60-digit floats agreeing to 35 digits where a function or a root makes values irrational.
     """
     try:
-        _point_check(p, dims, P.RationalField(), np.random.default_rng(seed), points)
-    except P.Irrational:
-        with mpmath.workdps(P.DIGITS):
-            _point_check(p, dims, P.FloatField(), np.random.default_rng(seed), points)
-    except P.NoPoint:
+        try:
+            _point_check(p, dims, P.RationalField(), np.random.default_rng(seed), points)
+        except P.Irrational:
+            with mpmath.workdps(P.DIGITS):
+                _point_check(p, dims, P.FloatField(), np.random.default_rng(seed), points)
+    except P.NoPoint:  # something the points cannot evaluate: expand it all, as before
         symbolic_check(p, dims)
         return
     if symbolic_work(p, dims) <= SYMBOLIC_WORK:
