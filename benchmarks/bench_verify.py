@@ -5,9 +5,9 @@
 For each case: `derive(...)` with its steps (differentiate, verify, plan), warm, beside
 `derive(..., steps=False)` (the result alone) measured alternately in the same run, and
 `Derivation.verify()` alone. Targets (issue #14): every chain W_L ... W_1 x for L = 1..32 and
-every tanh network of depth 1..8 under 2 s, growing at most quadratically (the column "growth"
-is the exponent between consecutive rows: log(t2 / t1) / log(n2 / n1), at most 2); y = W x at
-integer sizes no slower than at symbolic ones. Exit status 1 when a target is missed.
+every tanh network of depth 1..8 under 2 s, growing at most quadratically (the exponent of a
+least-squares fit of log time against log n, at most 2); y = W x at integer sizes no slower
+than at symbolic ones. Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -59,30 +59,34 @@ def measure(text: str, wrt: str, shapes: dict[str, str], repeats: int) -> tuple[
     return tuple(statistics.median(col) for col in zip(*rows, strict=True))
 
 
-def growth(prev: tuple[int, float] | None, n: int, t: float) -> str:
-    if prev is None or prev[0] == n:
-        return ""
-    return f"{math.log(t / prev[1]) / math.log(n / prev[0]):6.2f}"
+def exponent(points: list[tuple[int, float]]) -> float:
+    """The least-squares slope of log(time) against log(n): 1 linear, 2 quadratic."""
+    xs, ys = [math.log(n) for n, _ in points], [math.log(t) for _, t in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
 
 
 def table(title: str, sizes, make, wrt: str, repeats: int, failed: list[str]) -> None:
     print(f"\n{title}, d/d{wrt} (warm medians of {repeats}, ms)")
-    print(f"{'n':>4} {'plan+verify':>12} {'verify':>9} {'result':>9} {'growth':>7}  target")
-    prev = None
+    print(f"{'n':>4} {'plan+verify':>12} {'verify':>9} {'result':>9} {'/ first':>8}  target")
+    points = []
     for n in sizes:
         text, shapes = make(n)
         full, verify, bare = measure(text, wrt, shapes, repeats)
         ok = full < TARGET_S
         if not ok:
             failed.append(f"{title} n={n}")
-        g = growth(prev, n, full)
-        if g and float(g) > 2.0 and full > 0.2:  # only where the time is above noise
-            failed.append(f"{title} n={n} grows faster than n^2")
+        points.append((n, full))
         print(
-            f"{n:4} {full * 1e3:12.1f} {verify * 1e3:9.1f} {bare * 1e3:9.1f} {g:>7}"
-            f"  {'ok' if ok else 'SLOW'} (< {TARGET_S:g} s)"
+            f"{n:4} {full * 1e3:12.1f} {verify * 1e3:9.1f} {bare * 1e3:9.1f}"
+            f" {full / points[0][1]:7.1f}x  {'ok' if ok else 'SLOW'} (< {TARGET_S:g} s)"
         )
-        prev = (n, full)
+    slope = exponent(points)
+    print(f"fitted growth: time ~ n^{slope:.2f} ({'ok' if slope <= 2 else 'FASTER'} than n^2)")
+    if slope > 2:
+        failed.append(f"{title} d/d{wrt} grows faster than n^2")
 
 
 def integer_sizes(repeats: int, failed: list[str]) -> None:

@@ -105,6 +105,12 @@ def test_point_check_rejects_wrong_linear_results(terms, matrix) -> None:
         point_only(with_result(d, terms, matrix), {})
 
 
+def test_a_small_failing_check_names_the_entry() -> None:
+    d = derivtex.derive("y = W x", "x", {"W": "D x D", "x": "D"})
+    with pytest.raises(derivtex.VerificationError, match=r"failed at dy\(1,\)/dx\(2,\)"):
+        V.exact_check(with_result(d, [Term(W_[j, i])]), exact_dims(d))
+
+
 def test_exact_check_rejects_what_finite_differences_cannot_see() -> None:
     d = derivtex.derive("y = W x", "x", {"W": "9 x 9", "x": "9"})
     bad = with_result(d, (Term(W_[i, j] * (1 + sympy.Rational(1, 10**9))),))
