@@ -84,7 +84,8 @@ def table(title: str, sizes, make, wrt: str, repeats: int, failed: list[str]) ->
             f" {full / points[0][1]:7.1f}x  {'ok' if ok else 'SLOW'} (< {TARGET_S:g} s)"
         )
     slope = exponent(points)
-    print(f"fitted growth: time ~ n^{slope:.2f} ({'ok' if slope <= 2 else 'FASTER'} than n^2)")
+    verdict = "ok, at most" if slope <= 2 else "FASTER than"
+    print(f"fitted growth: time ~ n^{slope:.2f} ({verdict} n^2)")
     if slope > 2:
         failed.append(f"{title} d/d{wrt} grows faster than n^2")
 

@@ -132,10 +132,11 @@ class Dual:
         return other if isinstance(other, Dual) else Dual(other, 0, self.field)
 
     def __add__(self, other: Any) -> Any:
+        if isinstance(other, Dual):
+            return Dual(self.a + other.a, self.b + other.b, self.field)
         if isinstance(other, np.ndarray):
             return NotImplemented
-        o = self._lift(other)
-        return Dual(self.a + o.a, self.b + o.b, self.field)
+        return Dual(self.a + other, self.b, self.field)
 
     __radd__ = __add__
 
@@ -151,10 +152,11 @@ class Dual:
         return self._lift(other) - self
 
     def __mul__(self, other: Any) -> Any:
+        if isinstance(other, Dual):
+            return Dual(self.a * other.a, self.a * other.b + self.b * other.a, self.field)
         if isinstance(other, np.ndarray):
             return NotImplemented
-        o = self._lift(other)
-        return Dual(self.a * o.a, self.a * o.b + self.b * o.a, self.field)
+        return Dual(self.a * other, self.b * other, self.field)  # a constant: no tangent
 
     __rmul__ = __mul__
 

@@ -157,9 +157,12 @@ def _point_check(p: Problem, dims: N.Dims, field: P.Field, rng, points: int) -> 
 
 
 def _duals(value: np.ndarray, tangent: np.ndarray | None, field: P.Field) -> np.ndarray:
+    """Dual numbers along tangent; without one, plain values (what does not depend on wrt)."""
+    if tangent is None:
+        return value
     out = np.empty(value.shape, dtype=object)
     for pos in np.ndindex(value.shape):
-        out[pos] = P.Dual(value[pos], 0 if tangent is None else tangent[pos], field)
+        out[pos] = P.Dual(value[pos], tangent[pos], field)
     return out
 
 
