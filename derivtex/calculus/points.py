@@ -9,6 +9,7 @@ derivative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import lru_cache
@@ -350,28 +351,31 @@ def _position(x, position: dict, shape: tuple) -> np.ndarray:
 
 def contract(factors: list[Factor], sizes: Mapping[sympy.Symbol, int]) -> Any:
     """Sum the product of the factors over every index, one index at a time (cheapest first)."""
-    factors = list(factors)
-    remaining = {s for idx, _ in factors for s in idx}
+    # Indices as numbers: comparing sympy symbols costs more than the contraction itself.
+    number = {s: n for n, s in enumerate(dict.fromkeys(s for idx, _ in factors for s in idx))}
+    size = [sizes[s] for s in number]
+    work = [(tuple(number[s] for s in idx), table) for idx, table in factors]
+    remaining = set(range(len(number)))
     while remaining:
-        k = min(remaining, key=lambda s: (_cost(s, factors, sizes), str(s)))
-        group = [f for f in factors if k in f[0]]
-        factors = [f for f in factors if k not in f[0]]
+        k = min(remaining, key=lambda s: (_cost(s, work, size), s))
+        group = [f for f in work if k in f[0]]
+        work = [f for f in work if k not in f[0]]
         union = tuple(dict.fromkeys(s for idx, _ in group for s in idx))
         product: Any = 1
         for idx, table in group:
             product = product * _aligned(table, idx, union)
         kept = tuple(s for s in union if s != k)
-        factors.append((kept, np.sum(product, axis=union.index(k))))
+        work.append((kept, np.sum(product, axis=union.index(k))))
         remaining.discard(k)
     out: Any = 1
-    for _, table in factors:
+    for _, table in work:
         out = out * np.asarray(table, dtype=object).reshape(()).item()
     return out
 
 
-def _cost(k: sympy.Symbol, factors: list[Factor], sizes: Mapping) -> int:
+def _cost(k: int, factors: list[tuple[tuple[int, ...], Any]], size: list[int]) -> int:
     union = {s for idx, _ in factors if k in idx for s in idx}
-    return int(np.prod([sizes[s] for s in union]))
+    return math.prod(size[s] for s in union)
 
 
 def _aligned(table: Any, idx: tuple, union: tuple) -> Any:
