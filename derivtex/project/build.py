@@ -407,7 +407,16 @@ def _preloaded() -> multiprocessing.context.BaseContext | None:
     from derivtex.api import derive
     from derivtex.rendering.document import render, section
 
-    warm = section(derive("y = W x", "x", {"W": "C x D", "x": "D"}, example={"y": 1, "x": 1}))
+    warm = [  # between them, every step kind: every built-in step template gets compiled
+        section(derive(text, wrt, shapes))
+        for text, wrt, shapes in (
+            ("y = W x", "x", {"W": "C x D", "x": "D"}),
+            ("y = sigmoid(W x)", "x", {"W": "C x D", "x": "D"}),
+            ("h = tanh(W x); y = V h", "x", {"W": "M x D", "x": "D", "V": "C x M"}),
+            ("y = x W", "W", {"x": "1 x D", "W": "D x C"}),
+            ("Y = X W", "X", {"X": "N x D", "W": "D x C"}),
+        )
+    ]
     for document in DOCUMENTS:
-        render([warm], document=document)
+        render(warm, document=document)
     return multiprocessing.get_context("fork")
