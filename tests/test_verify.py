@@ -154,6 +154,14 @@ def test_point_check_rejects_wrong_tanh_derivatives(factor) -> None:
         point_only(with_result(d, [Term(factor)]), exact_dims(d))
 
 
+def test_point_check_rejects_a_tanh_matrix_form_without_its_diagonal() -> None:
+    d = derivtex.derive("y = tanh(W x)", "x", {"W": "D x D", "x": "D"})
+    w = d.matrix.args[-1]  # diag(1 - tanh(z)^2) W without the diag
+    assert isinstance(w, MatrixSymbol)
+    with pytest.raises(derivtex.VerificationError, match="matrix form"):
+        point_only(with_result(d, matrix=w), exact_dims(d))
+
+
 def test_point_check_rejects_a_wrong_tensor_derivative_at_integer_sizes() -> None:
     d = derivtex.derive("y = W x", "W", {"W": "32 x 32", "x": "32"})
     assert d.index.terms == (Term(KroneckerDelta(i, j) * x_[k]),)
