@@ -238,6 +238,13 @@ class PointBackend(NumpyBackend):
     def __init__(self, field: Field) -> None:
         self.field = field
 
+    def matmul(self, a, b):
+        """Values and tangents multiplied as plain arrays: n^2 field operations, n dual numbers."""
+        if not (_has_dual(a) or _has_dual(b)):
+            return a @ b
+        (av, at), (bv, bt) = _split(a), _split(b)
+        return _join(av @ bv, at @ bv + av @ bt, self.field)
+
     def apply(self, func: sympy.Lambda, a):
         (var,) = func.variables
         return np.asarray(_map(lambda x: evaluate(func.expr, {var: x}, self.field), a))
@@ -292,6 +299,21 @@ class PointBackend(NumpyBackend):
     def logsumexp(self, a):
         total = self.entry(self.total(_map(lambda x: call(self.field, sympy.exp, x), a)))
         return self.scalar(call(self.field, sympy.log, total))
+
+
+def _has_dual(a: np.ndarray) -> bool:
+    return any(isinstance(x, Dual) for x in a.flat)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(_VALUE(a), dtype=object), np.asarray(TANGENT(a), dtype=object)
+
+
+def _join(value: np.ndarray, tangent: np.ndarray, field: Field) -> np.ndarray:
+    out = np.empty(value.shape, dtype=object)
+    for pos in np.ndindex(value.shape):
+        out[pos] = Dual(value[pos], tangent[pos], field)
+    return out
 
 
 def _is_element(x: Any) -> bool:
