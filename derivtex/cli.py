@@ -210,7 +210,8 @@ def derive(
 @click.option("--strict", is_flag=True, help="Fail on TeX warnings such as overfull boxes.")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--timeout", type=float, default=120.0, show_default=True)
-def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
+@click.option("--tex-only", is_flag=True, help="Write the .tex files only; do not run TeX.")
+def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only) -> None:
     """Build a PDF for each spec file (a folder means every *.toml in it)."""
     from derivtex.project.build import build_specs
 
@@ -223,6 +224,7 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
         strict=strict,
         force=force,
         timeout=timeout,
+        tex_only=tex_only,
     )
     sys.exit(code)
 
@@ -238,12 +240,29 @@ def check(paths) -> None:
 
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(directory) -> None:
-    """Write a starter spec and a GitHub Actions workflow that builds the PDFs."""
-    from derivtex.project.starter import init_project
+@click.option(
+    "--source",
+    metavar="REQUIREMENT",
+    help='What the workflow pip-installs derivtex from, e.g. "derivtex==0.2.0" or '
+    '"derivtex @ git+https://github.com/OWNER/derivtex" (default: derivtex, from PyPI).',
+)
+def init(directory, source) -> None:
+    """Write a starter spec and a GitHub Actions workflow that builds the PDFs.
 
-    for path in _run(init_project, directory):
-        click.echo(str(path))
+    The workflow goes to the .github/workflows folder of the git repository that holds
+    DIRECTORY (GitHub reads workflows only there), else of DIRECTORY.
+    """
+    from derivtex.project.starter import DEFAULT_SOURCE, init_project
+
+    paths = _run(init_project, directory, source=source or DEFAULT_SOURCE)
+    for path in paths:
+        click.echo(f"wrote {path}")
+    if source is None:
+        click.echo(
+            f"warning: the workflow installs derivtex with `pip install {DEFAULT_SOURCE}`; set"
+            f" DERIVTEX in {paths[-1]} (or pass --source) to where your derivtex comes from",
+            err=True,
+        )
 
 
 @main.group()

@@ -311,6 +311,22 @@ def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch, no_color, co
     assert "FAILED" in style("failed")
 
 
+def test_build_tex_only_writes_the_tex_without_tex_on_path(tmp_path: Path) -> None:
+    spec = write(tmp_path, "specs/good.toml", GOOD)
+    empty = tmp_path / "no-tex"
+    empty.mkdir()
+    out = tmp_path / "out"
+    result = run("build", spec.parent, "-o", out, "--mode", "both", "--tex-only", PATH=str(empty))
+    assert result.exit_code == 0, result.output
+    assert "written good.tex, good-exercises.tex" in result.output
+    assert result.output.endswith("1 written, 0 failed\n")
+    assert "\\begin{document}" in (out / "good.tex").read_text()
+    assert (out / "good-exercises.tex").is_file()
+    assert not list(out.glob("*.pdf"))
+    again = run("build", spec, "-o", out, "--tex-only", PATH=str(empty))
+    assert again.output.endswith("1 written, 0 failed\n"), again.output
+
+
 # --- init and the pre-commit hook ---
 
 
@@ -320,23 +336,51 @@ def test_init_writes_a_spec_that_checks_and_builds_and_never_overwrites(tmp_path
     result = run("init", tmp_path)
     assert result.exit_code == 0
     spec, workflow = tmp_path / "derivations.toml", tmp_path / ".github/workflows/derivtex.yml"
-    assert result.output.splitlines() == [str(spec), str(workflow)]
+    lines = result.output.splitlines()
+    assert lines[:2] == [f"wrote {spec}", f"wrote {workflow}"]
+    assert "warning:" in result.output and "DERIVTEX" in result.output  # no --source given
     assert run("check", spec).exit_code == 0
     assert run("build", spec, "-o", tmp_path / "build").exit_code == 0
     text = workflow.read_text()
     for needed in (
         "sudo apt-get update && sudo apt-get install -y --no-install-recommends texlive-latex-base",
-        "pip install derivtex",
-        "derivtex build derivations.toml -o build",
+        'pip install "$DERIVTEX"',
         "actions/upload-artifact@v4",
-        "path: build/*.pdf",
     ):
         assert needed in text
+    assert "derivations.toml" not in text
     spec.write_text("# mine\n", encoding="utf-8")
     again = run("init", tmp_path)
     assert again.exit_code == 2
     assert "refusing to overwrite" in again.output
     assert spec.read_text() == "# mine\n"
+
+
+def test_init_inside_a_git_repository_writes_the_workflow_at_its_root(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / ".git").mkdir()
+    course = tmp_path / "teaching" / "course"
+    result = run("init", course, "--source", "derivtex==0.2.0")
+    assert result.exit_code == 0, result.output
+    workflow = tmp_path / ".github/workflows/derivtex.yml"
+    assert result.output.splitlines() == [
+        f"wrote {course / 'derivations.toml'}",
+        f"wrote {workflow}",
+    ]
+    assert not (course / ".github").exists()
+    env = yaml.safe_load(workflow.read_text())["env"]
+    assert env == {
+        "DERIVTEX": "derivtex==0.2.0",
+        "SPECS": "teaching/course",
+        "OUT": "teaching/course/build",
+    }
+
+
+def test_init_refuses_a_source_that_is_no_requirement(tmp_path: Path) -> None:
+    result = run("init", tmp_path, "--source", " ")
+    assert result.exit_code == 2
+    assert "not a pip requirement" in result.output
+    assert not list(tmp_path.iterdir())
 
 
 def test_init_refuses_before_writing_anything(tmp_path: Path) -> None:
@@ -346,12 +390,41 @@ def test_init_refuses_before_writing_anything(tmp_path: Path) -> None:
     assert not (tmp_path / "derivations.toml").exists()
 
 
+def _workflow_steps(workflow: dict) -> dict[str, dict]:
+    """The workflow's steps by name, or by the action they use."""
+    return {
+        step.get("name") or step["uses"].split("@")[0]: step
+        for step in workflow["jobs"]["build"]["steps"]
+    }
+
+
 def test_workflow_and_pre_commit_hook_are_valid_yaml(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
-    init_project(tmp_path)
+    init_project(tmp_path, source="derivtex @ git+https://example.org/me/derivtex@v0.2.0")
     workflow = yaml.safe_load((tmp_path / ".github/workflows/derivtex.yml").read_text())
+    assert workflow["env"] == {
+        "DERIVTEX": "derivtex @ git+https://example.org/me/derivtex@v0.2.0",
+        "SPECS": ".",
+        "OUT": "build",
+    }
     steps = workflow["jobs"]["build"]["steps"]
-    assert steps[-1]["uses"] == "actions/upload-artifact@v4"
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert uses == [
+        "actions/checkout@v4",
+        "actions/setup-python@v5",
+        "actions/cache@v4",
+        "actions/cache@v4",
+        "actions/upload-artifact@v4",
+    ]
+    caches = [step["with"]["path"] for step in steps if step.get("uses") == "actions/cache@v4"]
+    assert caches == ["~/.cache/pip", "${{ env.OUT }}"]  # the stamps in OUT/.derivtex too
+    runs = [step["run"] for step in steps if "run" in step]
+    assert runs[1:] == [
+        'pip install "$DERIVTEX"',
+        'derivtex check "$SPECS"',
+        'derivtex build "$SPECS" -o "$OUT" --mode both',
+    ]
+    assert steps[-1]["with"]["path"] == "${{ env.OUT }}/*.pdf"
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "derivtex-check")
     want = ("derivtex check", "python", r"\.toml$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -46,6 +47,7 @@ STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work
 # The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
 BUILDING = ("building", ("built", "unchanged", "failed"))
 CHECKING = ("checking", ("checked", "failed"))
+WRITING = ("writing", ("written", "failed"))  # build --tex-only
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,6 +78,7 @@ class Task:
     outputs: tuple[Output, ...]
     strict: bool
     timeout: float
+    tex_only: bool = False  # write the .tex files, run no TeX
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +102,31 @@ def build_specs(
     strict: bool = False,
     force: bool = False,
     timeout: float = 120.0,
+    tex_only: bool = False,
 ) -> int:
-    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
+    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code.
+
+    `tex_only` writes the .tex files and runs no TeX (for machines without it): every spec is
+    written, whatever the stamps say, and no stamp is written, so a later build compiles them.
+    """
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
     _check_collisions(files, out_dir, mode)
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
-        return _prepare(path, out_dir, mode, strict, force, timeout)
+        task = _prepare(path, out_dir, mode, strict, force or tex_only, timeout)
+        return (
+            dataclasses.replace(task, tex_only=True)
+            if tex_only and isinstance(task, Task)
+            else task
+        )
 
     prepared = [prepare(path) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
+    if tex_only:
+        done = [o for o in prepared if isinstance(o, Outcome)]
+        return report([*done, *_pipeline(tasks, jobs)], len(files), *WRITING)
     if tasks and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
     done = [o for o in prepared if isinstance(o, Outcome)]
@@ -283,6 +299,13 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
     if isinstance(item, Outcome):
         return item
     started, task = time.perf_counter(), item.task
+    if task.tex_only:
+        from derivtex.tex.files import write_text_atomic  # see _section
+
+        for output, text in zip(task.outputs, item.texts, strict=True):
+            write_text_atomic(output.tex, text)
+        seconds = item.seconds + time.perf_counter() - started
+        return Outcome(task.spec.path, "written", tuple(o.tex for o in task.outputs), seconds)
     for output, text in zip(task.outputs, item.texts, strict=True):
         try:
             problems = _write_output(task, output, text)

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from derivtex.errors import DerivtexError
 from derivtex.tex.runner import INSTALL_COMMAND
 
+DEFAULT_SOURCE = "derivtex"  # a pip requirement; set it to where your derivtex comes from
+WORKFLOW_PATH = ".github/workflows/derivtex.yml"
 
-def init_project(directory: Path) -> tuple[Path, ...]:
-    """Write a starter spec and a GitHub Actions workflow that builds it; never overwrite."""
-    files = {Path(directory, name): text for name, text in _starter_files().items()}
+
+def init_project(directory: Path, *, source: str = DEFAULT_SOURCE) -> tuple[Path, ...]:
+    """Write a starter spec and a GitHub Actions workflow that builds it; never overwrite.
+
+    The spec goes into `directory`; the workflow into .github/workflows of the git repository
+    that holds `directory` (GitHub reads workflows only there), else of `directory` itself. The
+    workflow installs derivtex with `pip install <source>`, `source` being any pip requirement
+    (a version, a git URL, a wheel's URL).
+    """
+    if not source.strip() or "\n" in source:
+        raise DerivtexError(
+            f"--source {source!r} is not a pip requirement",
+            hint='e.g. "derivtex==0.2.0" or "derivtex @ git+https://github.com/OWNER/derivtex"',
+        )
+    directory = Path(directory)
+    root = git_root(directory) or directory
+    specs = _relative(directory, root)
+    files = {
+        directory / "derivations.toml": STARTER_SPEC,
+        root / WORKFLOW_PATH: workflow_text(source, specs),
+    }
     existing = [str(path) for path in files if path.exists()]
     if existing:
         raise DerivtexError(
@@ -21,6 +43,32 @@ def init_project(directory: Path) -> tuple[Path, ...]:
         with path.open("x", encoding="utf-8") as handle:  # "x": a file made meanwhile survives
             handle.write(text)
     return tuple(files)
+
+
+def git_root(directory: Path) -> Path | None:
+    """The top folder of the git repository that holds directory (made or not yet), or None."""
+    here = Path(directory).absolute()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():  # a folder, or a file in a worktree or submodule
+            return folder if Path(directory).is_absolute() else Path(os.path.relpath(folder))
+    return None
+
+
+def _relative(directory: Path, root: Path) -> str:
+    """directory as a POSIX path relative to root: what the workflow, run at root, builds."""
+    return Path(os.path.relpath(Path(directory).absolute(), Path(root).absolute())).as_posix()
+
+
+def workflow_text(source: str, specs: str) -> str:
+    """The workflow: install TeX and derivtex, check and build the spec folder, keep the PDFs."""
+    out = "build" if specs == "." else f"{specs}/build"
+    return WORKFLOW.format(
+        install=INSTALL_COMMAND,
+        source=json.dumps(source),  # a JSON string is a YAML double-quoted string
+        specs=json.dumps(specs),
+        out=json.dumps(out),
+        workflow=WORKFLOW_PATH,
+    )
 
 
 STARTER_SPEC = """\
@@ -53,12 +101,18 @@ wrt = "W"
 """
 
 WORKFLOW = """\
-# Builds the derivtex handouts on every push and keeps the PDFs as a workflow artifact.
+# Checks and builds the derivtex handouts on every push; keeps the PDFs as a workflow artifact.
 name: derivtex
 on:
   push:
   pull_request:
   workflow_dispatch:
+env:
+  # The pip requirement derivtex is installed from: a version ("derivtex==0.2.0"), a git URL
+  # ("derivtex @ git+https://github.com/OWNER/derivtex@v0.2.0") or a wheel's URL.
+  DERIVTEX: {source}
+  SPECS: {specs}  # the folder of spec files (every *.toml in it), relative to the repository
+  OUT: {out}  # the output folder: PDFs, .tex files and the .derivtex build stamps
 jobs:
   build:
     runs-on: ubuntu-latest
@@ -67,22 +121,28 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
+      - uses: actions/cache@v4
+        with:
+          path: ~/.cache/pip
+          key: derivtex-pip-${{{{ runner.os }}}}-${{{{ hashFiles('{workflow}') }}}}
+          restore-keys: derivtex-pip-${{{{ runner.os }}}}-
+      - uses: actions/cache@v4
+        with:
+          # The last build's output: its stamps let unchanged specs skip TeX.
+          path: ${{{{ env.OUT }}}}
+          key: derivtex-build-${{{{ runner.os }}}}-${{{{ github.sha }}}}
+          restore-keys: derivtex-build-${{{{ runner.os }}}}-
       - name: Install TeX
         run: sudo apt-get update && sudo {install}
       - name: Install derivtex
-        # From PyPI; in a checkout of derivtex itself use `pip install .` instead.
-        run: pip install derivtex
+        run: pip install "$DERIVTEX"
+      - name: Check the specs
+        run: derivtex check "$SPECS"
       - name: Build the PDFs
-        run: derivtex build {spec} -o build --mode both
+        run: derivtex build "$SPECS" -o "$OUT" --mode both
       - uses: actions/upload-artifact@v4
         if: always()
         with:
           name: derivtex-pdfs
-          path: build/*.pdf
+          path: ${{{{ env.OUT }}}}/*.pdf
 """
-
-
-def _starter_files() -> dict[str, str]:
-    spec = "derivations.toml"
-    workflow = WORKFLOW.format(install=INSTALL_COMMAND, spec=spec)
-    return {spec: STARTER_SPEC, ".github/workflows/derivtex.yml": workflow}
