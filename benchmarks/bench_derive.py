@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+
+from bench_tex import bare  # the scripts' folder is first on sys.path
 
 import derivtex
 from derivtex.rendering.document import render
@@ -60,16 +61,7 @@ def in_process(text: str, shapes: dict, wrt: str, out: Path, tex: bool = True) -
 
 
 def bare_latexmk(tex: Path) -> None:
-    work = Path(tempfile.mkdtemp())
-    shutil.copy(tex, work / "document.tex")
-    subprocess.run(
-        ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-    )
-    shutil.rmtree(work)
+    bare(tex, ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error"])
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Compile a self-contained .tex file to PDF with latexmk: locked down, time-limited, atomic."""
+"""Compile a .tex file to PDF with pdflatex (or latexmk): locked down, time-limited, atomic."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ INSTALL_COMMAND = (
 MINOR = "minor: "  # prefix of warnings that rarely matter (underfull boxes)
 
 _TEX_TOOLS = ("latexmk", "pdflatex")
+_ENGINES = ("pdflatex", "latexmk")
+_MAX_PASSES = 3
+# Log lines that mean the next pdflatex pass would typeset differently (references, labels).
+_RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|There were undefined references")
 # A fixed job name: the PDF /ID (when \pdftrailerid{} is absent) hashes the job name, and
 # odd file names (spaces, non-ASCII) never reach TeX.
 _JOB = "document"
@@ -38,6 +42,13 @@ _LATEXMK_ARGS = (
     "-halt-on-error",
     "-file-line-error",
     "-no-shell-escape",
+)
+# One direct pdflatex pass: the same switches latexmk passes on, without its rc files or rules.
+_PDFLATEX_ARGS = (
+    "-interaction=nonstopmode",
+    "-halt-on-error",
+    "-no-shell-escape",
+    "-file-line-error",
 )
 # A caller's TEXINPUTS could shadow standard packages and TEXMFOUTPUT widens what openin_any=p
 # lets TeX read. latexmk (4.79) itself sets TEXMFOUTPUT=. and prepends . to TEXINPUTS; dropping
@@ -96,6 +107,7 @@ class CompileResult:
     pdf: Path
     warnings: tuple[str, ...]
     pngs: tuple[Path, ...] = ()
+    passes: int = 1  # pdflatex runs (engine="pdflatex"); latexmk counts as one
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +119,15 @@ class _Failure:
     line: int | None = None
 
 
-def tex_available() -> bool:
-    """True when latexmk and pdflatex are both on PATH."""
-    return all(shutil.which(tool) for tool in _TEX_TOOLS)
+def tex_available(engine: str = "pdflatex") -> bool:
+    """True when the tools engine needs are on PATH: pdflatex, and latexmk for "latexmk"."""
+    return all(shutil.which(tool) for tool in _tools(engine))
+
+
+def _tools(engine: str) -> tuple[str, ...]:
+    if engine not in _ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
+    return _TEX_TOOLS if engine == "latexmk" else ("pdflatex",)
 
 
 def compile_pdf(
@@ -118,15 +136,19 @@ def compile_pdf(
     output: Path | str | None = None,
     timeout: float = 60.0,
     png: bool = False,
+    engine: str = "pdflatex",
 ) -> CompileResult:
     """Build tex_path into output (default: beside it, .pdf); on failure the old PDF stays.
 
-    latexmk runs in a bubblewrap sandbox when one works here; without one, .tex that reads files
-    by means openin_any=p does not police is refused (check_no_file_reads).
+    engine="pdflatex" (the default) runs pdflatex once, and again (at most 3 passes in all) only
+    when the log asks for it; engine="latexmk" leaves the passes to latexmk. timeout bounds the
+    whole build. TeX runs in a bubblewrap sandbox when one works here; without one, .tex that
+    reads files by means openin_any=p does not police is refused (check_no_file_reads).
     """
     tex = Path(tex_path)
     dest = Path(output) if output is not None else tex.with_suffix(".pdf")
-    latexmk = _require(*_TEX_TOOLS, *(("pdftoppm",) if png else ()))[0]
+    tools = _tools(engine)
+    found = _require(*tools, *(("pdftoppm",) if png else ()))
     source = _read_source(tex)
     sandboxed = sandbox_available()
     if not sandboxed:
@@ -134,25 +156,60 @@ def compile_pdf(
     with _terminate_raises(), tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
         work = Path(tmp).resolve()
         (work / f"{_JOB}.tex").write_bytes(source)
-        command: tuple[str, ...] = (latexmk, *_LATEXMK_ARGS, f"{_JOB}.tex")
+        command: tuple[str, ...]
+        if engine == "latexmk":
+            command = (found[0], *_LATEXMK_ARGS, f"{_JOB}.tex")
+        else:
+            command = (found[0], *_PDFLATEX_ARGS, "-output-directory=.", f"{_JOB}.tex")
         env = _tex_env()
         if sandboxed:
             command, env = _sandboxed(command, env, work)
-        status, out = _run(
-            command,
-            cwd=work,
-            timeout=timeout,
-            what=f"TeX on {tex.name}",
-            env=env,
-            die_with_parent=not sandboxed,
-        )
-        log = _read_text(work / f"{_JOB}.log")
-        built = work / f"{_JOB}.pdf"
-        if status != 0 or not built.is_file():
-            raise _build_error(tex.name, source, log or out)
+        started = time.monotonic()
+        passes, aux = 0, b""
+        while True:
+            passes += 1
+            remaining = timeout - (time.monotonic() - started)
+            try:
+                if remaining <= 0:
+                    raise subprocess.TimeoutExpired(command, timeout)
+                status, out = _run(
+                    command,
+                    cwd=work,
+                    timeout=remaining,
+                    what=f"TeX on {tex.name}",
+                    env=env,
+                    die_with_parent=not sandboxed,
+                    raw_timeout=True,
+                )
+            except subprocess.TimeoutExpired:
+                raise _timeout_error(
+                    f"TeX on {tex.name}", time.monotonic() - started, timeout
+                ) from None
+            log = _read_text(work / f"{_JOB}.log")
+            built = work / f"{_JOB}.pdf"
+            if status != 0 or not built.is_file():
+                raise _build_error(tex.name, source, log or out)
+            previous, aux = aux, _read_bytes(work / f"{_JOB}.aux")
+            if engine == "latexmk" or not _wants_rerun(log, aux, previous, passes):
+                break
         _install(built, dest)
     pngs = _render_pngs(dest, timeout) if png else ()
-    return CompileResult(pdf=dest, warnings=_warnings(log), pngs=pngs)
+    return CompileResult(pdf=dest, warnings=_warnings(log), pngs=pngs, passes=passes)
+
+
+def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int) -> bool:
+    """Another pdflatex pass: the log asks for one, the .aux moved since the last, and passes < 3.
+
+    An undefined \\ref stays undefined however often TeX runs; when the .aux did not change,
+    another pass would typeset the same, so it is skipped.
+    """
+    if passes >= _MAX_PASSES or not _RERUN.search(log):
+        return False
+    return passes == 1 or aux != previous
+
+
+def _read_bytes(path: Path) -> bytes:
+    return path.read_bytes() if path.is_file() else b""
 
 
 def check_no_file_reads(tex_text: str, *, name: str = "document") -> None:
@@ -305,6 +362,7 @@ def _run(
     what: str,
     env: dict[str, str] | None = None,
     die_with_parent: bool = True,
+    raw_timeout: bool = False,
 ) -> tuple[int, str]:
     """Run command in its own process group; kill the whole group if it outlives timeout.
 
@@ -320,14 +378,14 @@ def _run(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # latexmk's pdflatex child must die with it
+        start_new_session=True,  # latexmk's pdflatex child (and bwrap's) must die with it
         preexec_fn=_die_with_parent() if die_with_parent else None,  # noqa: PLW1509
     )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException as exc:  # also Ctrl-C: the new session does not get the terminal's SIGINT
         _kill_group(proc)
-        if isinstance(exc, subprocess.TimeoutExpired):
+        if isinstance(exc, subprocess.TimeoutExpired) and not raw_timeout:
             raise _timeout_error(what, time.monotonic() - started, timeout) from None
         raise
     return proc.returncode, out.decode("utf-8", "replace")
