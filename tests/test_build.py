@@ -12,12 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from derivtex.cli import main
-from derivtex.errors import DerivtexError
 from derivtex.project import build
 from derivtex.project.build import Task, _prepare
 from derivtex.project.report import Outcome, Problem, style
 from derivtex.project.spec import load_spec
-from derivtex.project.starter import init_project
 from derivtex.tex.runner import tex_available
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,107 +323,3 @@ def test_build_tex_only_writes_the_tex_without_tex_on_path(tmp_path: Path) -> No
     assert not list(out.glob("*.pdf"))
     again = run("build", spec, "-o", out, "--tex-only", PATH=str(empty))
     assert again.output.endswith("1 written, 0 failed\n"), again.output
-
-
-# --- init and the pre-commit hook ---
-
-
-@pytest.mark.tex
-@needs_tex
-def test_init_writes_a_spec_that_checks_and_builds_and_never_overwrites(tmp_path: Path) -> None:
-    result = run("init", tmp_path)
-    assert result.exit_code == 0
-    spec, workflow = tmp_path / "derivations.toml", tmp_path / ".github/workflows/derivtex.yml"
-    lines = result.output.splitlines()
-    assert lines[:2] == [f"wrote {spec}", f"wrote {workflow}"]
-    assert "warning:" in result.output and "DERIVTEX" in result.output  # no --source given
-    assert run("check", spec).exit_code == 0
-    assert run("build", spec, "-o", tmp_path / "build").exit_code == 0
-    text = workflow.read_text()
-    for needed in (
-        "sudo apt-get update && sudo apt-get install -y --no-install-recommends texlive-latex-base",
-        'pip install "$DERIVTEX"',
-        "actions/upload-artifact@v4",
-    ):
-        assert needed in text
-    assert "derivations.toml" not in text
-    spec.write_text("# mine\n", encoding="utf-8")
-    again = run("init", tmp_path)
-    assert again.exit_code == 2
-    assert "refusing to overwrite" in again.output
-    assert spec.read_text() == "# mine\n"
-
-
-def test_init_inside_a_git_repository_writes_the_workflow_at_its_root(tmp_path: Path) -> None:
-    yaml = pytest.importorskip("yaml")
-    (tmp_path / ".git").mkdir()
-    course = tmp_path / "teaching" / "course"
-    result = run("init", course, "--source", "derivtex==0.2.0")
-    assert result.exit_code == 0, result.output
-    workflow = tmp_path / ".github/workflows/derivtex.yml"
-    assert result.output.splitlines() == [
-        f"wrote {course / 'derivations.toml'}",
-        f"wrote {workflow}",
-    ]
-    assert not (course / ".github").exists()
-    env = yaml.safe_load(workflow.read_text())["env"]
-    assert env == {
-        "DERIVTEX": "derivtex==0.2.0",
-        "SPECS": "teaching/course",
-        "OUT": "teaching/course/build",
-    }
-
-
-def test_init_refuses_a_source_that_is_no_requirement(tmp_path: Path) -> None:
-    result = run("init", tmp_path, "--source", " ")
-    assert result.exit_code == 2
-    assert "not a pip requirement" in result.output
-    assert not list(tmp_path.iterdir())
-
-
-def test_init_refuses_before_writing_anything(tmp_path: Path) -> None:
-    write(tmp_path, ".github/workflows/derivtex.yml", "mine")
-    with pytest.raises(DerivtexError, match="refusing to overwrite"):
-        init_project(tmp_path)
-    assert not (tmp_path / "derivations.toml").exists()
-
-
-def _workflow_steps(workflow: dict) -> dict[str, dict]:
-    """The workflow's steps by name, or by the action they use."""
-    return {
-        step.get("name") or step["uses"].split("@")[0]: step
-        for step in workflow["jobs"]["build"]["steps"]
-    }
-
-
-def test_workflow_and_pre_commit_hook_are_valid_yaml(tmp_path: Path) -> None:
-    yaml = pytest.importorskip("yaml")
-    init_project(tmp_path, source="derivtex @ git+https://example.org/me/derivtex@v0.2.0")
-    workflow = yaml.safe_load((tmp_path / ".github/workflows/derivtex.yml").read_text())
-    assert workflow["env"] == {
-        "DERIVTEX": "derivtex @ git+https://example.org/me/derivtex@v0.2.0",
-        "SPECS": ".",
-        "OUT": "build",
-    }
-    steps = workflow["jobs"]["build"]["steps"]
-    uses = [step["uses"] for step in steps if "uses" in step]
-    assert uses == [
-        "actions/checkout@v4",
-        "actions/setup-python@v5",
-        "actions/cache@v4",
-        "actions/cache@v4",
-        "actions/upload-artifact@v4",
-    ]
-    caches = [step["with"]["path"] for step in steps if step.get("uses") == "actions/cache@v4"]
-    assert caches == ["~/.cache/pip", "${{ env.OUT }}"]  # the stamps in OUT/.derivtex too
-    runs = [step["run"] for step in steps if "run" in step]
-    assert runs[1:] == [
-        'pip install "$DERIVTEX"',
-        'derivtex check "$SPECS"',
-        'derivtex build "$SPECS" -o "$OUT" --mode both',
-    ]
-    assert steps[-1]["with"]["path"] == "${{ env.OUT }}/*.pdf"
-    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    hook = next(h for h in hooks if h["id"] == "derivtex-check")
-    want = ("derivtex check", "python", r"\.toml$")
-    assert (hook["entry"], hook["language"], hook["files"]) == want
