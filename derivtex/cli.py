@@ -268,6 +268,37 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@OUTPUT_OPTION
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=None)
+@click.option("--strict/--no-strict", default=None, help="Fail on TeX warnings.")
+@click.option("--timeout", type=float, default=None, help="Seconds per TeX run (default 120).")
+def watch(paths, out_dir, mode, strict, timeout) -> None:
+    """Build, then rebuild whenever a spec, template or derivtex.toml changes (Ctrl-C stops).
+
+    One line per rebuild, with its time; a failed rebuild shows its errors and keeps the last
+    good PDF. Settings and flags as for build; rebuilds run in this process, one at a time.
+    """
+    from derivtex.project.watch import Settings
+    from derivtex.project.watch import watch as watch_specs
+
+    def settings() -> Settings:
+        config = _project()
+        options = {
+            "mode": _pick(mode, config.mode, Mode.SOLUTIONS),
+            "jobs": 1,  # in this warm process: sympy and the templates stay loaded
+            "strict": _pick(strict, config.strict, False),
+            "timeout": _pick(timeout, config.timeout, DEFAULT_TIMEOUT),
+            "defaults": config.defaults,
+        }
+        also = tuple(p for p in (config.path, config.defaults.templates) if p is not None)
+        out = _pick(out_dir, config.output, DEFAULT_OUTPUT)
+        return Settings(_spec_paths(paths, config), out, options, also)
+
+    _run(watch_specs, settings)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def check(paths) -> None:
     """Parse, plan and verify spec files without TeX (fast; for pre-commit hooks).
 

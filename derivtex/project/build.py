@@ -119,6 +119,34 @@ def build_specs(
     `tex_only` writes the .tex files and runs no TeX (for machines without it): every spec is
     written, whatever the stamps say, and no stamp is written, so a later build compiles them.
     """
+    files = spec_files(paths)
+    outcomes = build_outcomes(
+        files,
+        out_dir,
+        mode=mode,
+        jobs=jobs,
+        strict=strict,
+        force=force,
+        timeout=timeout,
+        tex_only=tex_only,
+        defaults=defaults,
+    )
+    return report(outcomes, len(files), *(WRITING if tex_only else BUILDING))
+
+
+def build_outcomes(
+    paths: Iterable[Path | str],
+    out_dir: Path,
+    *,
+    mode: Mode | str = Mode.SOLUTIONS,
+    jobs: int | None = None,
+    strict: bool = False,
+    force: bool = False,
+    timeout: float = 120.0,
+    tex_only: bool = False,
+    defaults: SpecDefaults = NO_DEFAULTS,
+) -> tuple[Outcome, ...]:
+    """What build_specs does, printing nothing: the outcome of each spec."""
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
     _check_collisions(files, out_dir, mode)
@@ -134,13 +162,10 @@ def build_specs(
 
     prepared = [prepare(path) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
-    if tex_only:
-        done = [o for o in prepared if isinstance(o, Outcome)]
-        return report([*done, *_pipeline(tasks, jobs)], len(files), *WRITING)
-    if tasks and not tex_available():
+    if tasks and not tex_only and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
-    done = [o for o in prepared if isinstance(o, Outcome)]
-    return report([*done, *_pipeline(tasks, jobs)], len(files), *BUILDING)
+    done = tuple(o for o in prepared if isinstance(o, Outcome))
+    return done + tuple(_pipeline(tasks, jobs))
 
 
 def check_specs(paths: Iterable[Path | str], defaults: SpecDefaults = NO_DEFAULTS) -> int:
