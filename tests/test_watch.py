@@ -39,7 +39,7 @@ def test_each_batch_of_changes_is_one_line_and_settings_are_read_again(
         return seen[-1]
 
     def changes(roots, out):
-        assert roots == (tmp_path.absolute(),) and out == tmp_path / "out"
+        assert roots == (tmp_path.resolve(),) and out == tmp_path / "out"
         yield "a change that touched nothing"
         spec.write_text(SPEC.replace("y = W x", "y = W x +"))
         yield "a broken spec"
@@ -48,7 +48,7 @@ def test_each_batch_of_changes_is_one_line_and_settings_are_read_again(
     watch(settings, changes=changes, echo=lines.append)
     assert len(seen) == 3  # before the first build and before each rebuild
     assert lines[0].endswith(" s") and " built s.tex in " in lines[0]
-    assert lines[1] == f"watching {tmp_path.absolute()} (Ctrl-C to stop)"
+    assert lines[1] == f"watching {tmp_path.resolve()} (Ctrl-C to stop)"
     assert " built s.tex in " in lines[2]  # --tex-only writes every time
     first, *problems = lines[3].splitlines()
     assert " FAILED " in first and first.endswith("s (the last good PDF stays)")
@@ -118,3 +118,20 @@ def test_watch_rebuilds_on_edits_keeps_the_last_good_pdf_and_exits_130(tmp_path:
     rest = "\n".join(lines.get() for _ in range(lines.qsize()))
     assert code == 130
     assert "interrupted" in rest and "Traceback" not in rest + "\n".join(seen)
+
+
+def test_the_watched_folders_include_template_folders_and_the_config(tmp_path: Path) -> None:
+    from derivtex.project.watch import _roots
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "look").mkdir()
+    spec = tmp_path / "specs/s.toml"
+    spec.write_text(
+        SPEC.replace("[[derivation]]", '[defaults]\ntemplates = "../look"\n[[derivation]]')
+    )
+    config = tmp_path / "derivtex.toml"
+    config.write_text("")
+    roots = _roots(Settings((tmp_path / "specs",), tmp_path / "out", {}, (config,)))
+    assert roots == tuple(
+        sorted(p.absolute() for p in (tmp_path, tmp_path / "specs", tmp_path / "look"))
+    )

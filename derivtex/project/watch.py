@@ -13,7 +13,7 @@ import click
 from derivtex.errors import DerivtexError
 from derivtex.project.build import STAMP_DIR, build_outcomes
 from derivtex.project.report import Outcome, style
-from derivtex.project.spec import spec_files
+from derivtex.project.spec import NO_DEFAULTS, SpecDefaults, load_spec, spec_files
 
 INPUTS = (".toml", ".j2")  # specs, the config, templates: changes of other files do not count
 
@@ -86,20 +86,31 @@ def _now() -> str:
 
 
 def _roots(settings: Settings) -> tuple[Path, ...]:
-    """The folders to watch: those of the specs (and their templates), and the extra paths."""
+    """The folders to watch: the specs', their template folders' and the extra paths'."""
     try:
         files = spec_files(settings.paths)
     except DerivtexError:
         files = ()
     folders = {p if p.is_dir() else p.parent for p in (*settings.paths, *files, *settings.also)}
-    return tuple(sorted({f.absolute() for f in folders if f.exists()}))
+    folders |= set(_template_folders(files, settings.options.get("defaults", NO_DEFAULTS)))
+    return tuple(sorted({f.resolve() for f in folders if f.exists()}))
+
+
+def _template_folders(files: Iterable[Path], defaults: SpecDefaults) -> Iterable[Path]:
+    for path in files:
+        try:
+            templates = load_spec(path, defaults).templates
+        except DerivtexError:  # the build reports it
+            continue
+        if templates is not None:
+            yield templates
 
 
 def _watchfiles(roots: tuple[Path, ...], out_dir: Path) -> Iterable[object]:
     """Batches of changes of inputs under roots (not of what the build writes into its folder)."""
     import watchfiles
 
-    out = out_dir.absolute()
+    out = out_dir.resolve()
 
     class Inputs(watchfiles.DefaultFilter):
         def __call__(self, change: watchfiles.Change, path: str) -> bool:
