@@ -60,7 +60,8 @@ def init_project(
     if existing and not force:
         raise DerivtexError(
             f"refusing to overwrite {', '.join(existing)}",
-            hint="pass --force to replace them, or pick another folder",
+            hint="pass --force to replace them (all of them), or start the project in a folder"
+            " of its own: derivtex init handouts/",
         )
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
