@@ -97,6 +97,7 @@ CONFIG_ERRORS = [
     pytest.param("jobs = 0\n", 1, "key 'jobs': expected a positive int, got 0", "jobs = 2"),
     pytest.param("strict = 'yes'\n", 1, "key 'strict': expected true or false", "strict = true"),
     pytest.param("timeout = true\n", 1, "key 'timeout': expected a positive number", "timeout"),
+    pytest.param("timeout = nan\n", 1, "key 'timeout': expected a positive number", "timeout"),
     pytest.param("specs = 3\n", 1, "key 'specs': expected a path or an array", "specs = ["),
     pytest.param(
         "jobs = 1\n\n[defaults]\nlayout = 'numerator'\nlayuot = 'x'\n",
@@ -134,6 +135,13 @@ def test_pyproject_errors_point_into_its_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"pyproject.toml:6: unknown key 'jobz'") as caught:
         read_config(path)
     assert caught.value.hint == "did you mean 'jobs'?"
+
+
+def test_a_tool_key_that_is_no_table_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text("tool = 3\n")
+    with pytest.raises(ConfigError, match=r"pyproject.toml:1: key 'tool': expected a table"):
+        read_config(path)
 
 
 def test_a_bad_config_is_exit_2_without_a_traceback(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -78,13 +79,13 @@ def read_config(path: Path) -> Config:
 
 
 def _config(text: str, path: Path) -> Config:
-    data, prefix = (
-        _parse_toml(text, str(path)),
-        () if path.name == CONFIG_NAME else ("tool", "derivtex"),
-    )
-    lines = _key_lines(text)
-    for part in prefix:
+    data, lines = _parse_toml(text, str(path)), _key_lines(text)
+    prefix = () if path.name == CONFIG_NAME else ("tool", "derivtex")
+    for n, part in enumerate(prefix):
         data = data.get(part, {})
+        if not isinstance(data, dict):
+            where = _table(path, prefix[:n], lines)
+            raise where.bad(part, "expected a table", "write [tool.derivtex] then its keys")
     where = _table(path, prefix, lines)
     where.check_keys(data, KEYS)
     base = SpecDefaults(templates=_folder(where, data, "templates"))
@@ -137,7 +138,7 @@ def _number(where: _Where, data: Mapping[str, Any], key: str, kind: type) -> Any
     if value is None:
         return None
     ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    if not ok or value <= 0:
+    if not ok or not math.isfinite(value) or value <= 0:
         raise where.bad(
             key,
             f"expected a positive {kind.__name__ if kind is int else 'number'}, got {value!r}",
