@@ -177,6 +177,8 @@ def _elementwise_piece(f: sympy.Expr, dims: dict, graph: ir.Graph) -> _Piece:
     inner = _piece(e, list(e.indices), dims, graph)
     if len(set(inner.slots)) != len(inner.slots):
         raise NoMatrixForm(f"{f} uses a diagonal entry")
+    if isinstance(f, sympy.Pow) and f.base == e and f.exp.is_Number:  # z^{circ -2}
+        return _Piece(sympy.HadamardPower(inner.expr, f.exp), inner.slots)
     return _Piece(ElementwiseApplyFunction(body, inner.expr), inner.slots)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from derivtex.calculus import mexpr
 from derivtex.calculus.terms import Terms
@@ -108,6 +108,30 @@ class NumpyBackend:
     def entry(self, a):
         return a[0, 0]
 
+    def expand(self, a, rows: int, cols: int):
+        """A scalar, row or column repeated to rows x cols (numpy broadcasting)."""
+        return np.broadcast_to(a, (rows, cols))
+
+    def divide(self, a, b):
+        return a / b
+
+    def power(self, a, p):
+        if p.is_integer:
+            return np.power(a, float(p))
+        with np.errstate(all="ignore"):  # a negative base to a fractional power is not real
+            return np.where(a >= 0, np.power(np.abs(a), float(p)), np.nan)
+
+    def softmax(self, a):
+        e = np.exp(a - np.max(a))
+        return e / np.sum(e)
+
+    def logsumexp(self, a):
+        top = np.max(a)
+        return self.scalar(top + np.log(np.sum(np.exp(a - top))))
+
+    def diagonal(self, a):
+        return np.diag(a).reshape(-1, 1).copy()
+
 
 class SympyBackend(NumpyBackend):
     """Explicit sympy matrices, for exact checks."""
@@ -146,6 +170,27 @@ class SympyBackend(NumpyBackend):
     def trace(self, a):
         return self.scalar(a.trace())
 
+    def expand(self, a, rows: int, cols: int):
+        r, c = a.shape
+        return sympy.ImmutableMatrix(rows, cols, lambda i, j: a[i % r, j % c])
+
+    def divide(self, a, b):
+        r, c = b.shape
+        return sympy.ImmutableMatrix(*a.shape, lambda i, j: a[i, j] / b[i % r, j % c])
+
+    def power(self, a, p):
+        return a.applyfunc(lambda v: v**p)
+
+    def softmax(self, a):
+        e = a.applyfunc(sympy.exp)
+        return e / sum(e)
+
+    def logsumexp(self, a):
+        return self.scalar(sympy.log(sum(a.applyfunc(sympy.exp))))
+
+    def diagonal(self, a):
+        return sympy.ImmutableMatrix([[a[i, i]] for i in range(a.shape[0])])
+
 
 NUMPY, SYMPY = NumpyBackend(), SympyBackend()
 
@@ -158,9 +203,34 @@ def _scale(backend, c, m):
 def eval_graph(graph: ir.Graph, env: dict[str, Any], backend=NUMPY) -> dict[str, Any]:
     """Values of every definition (2-D), added to a copy of the inputs' values."""
     env = dict(env)
+    for dim, size in _sizes(graph, env).items():  # x / N reads N's value here
+        env.setdefault(str(dim), backend.scalar(size))
     for definition in graph.definitions:
         env[definition.name] = eval_op(definition.op, env, backend)
     return env
+
+
+def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
+    """The size of every symbolic dimension, read off the inputs' values."""
+    sizes = {}
+    for name, shape in graph.inputs:
+        for dim, size in zip((shape.rows, shape.cols), env[name].shape, strict=True):
+            if not dim.is_Integer:
+                sizes[dim] = int(size)
+    return sizes
+
+
+def _size(expr: sympy.Expr, env: dict[str, Any], b) -> Any:
+    """A size expression (N, N D) with the sizes filled in from env."""
+    return expr.xreplace({s: sympy.Integer(int(b.entry(env[s.name]))) for s in expr.free_symbols})
+
+
+def _entrywise(op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, Any], b, combine) -> Any:
+    x, y = eval_op(op.left, env, b), eval_op(op.right, env, b)
+    if op.broadcast:
+        rows, cols = max(x.shape[0], y.shape[0]), max(x.shape[1], y.shape[1])
+        x, y = b.expand(x, rows, cols), b.expand(y, rows, cols)
+    return combine(x, y)
 
 
 def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
@@ -169,24 +239,35 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
             return env[name]
         case ir.Const(value=v):
             return b.scalar(v)
+        case ir.Dim(value=v):
+            return b.scalar(_size(v, env, b))
+        case ir.Eye(size=v):
+            return b.eye(int(_size(v, env, b)))
         case ir.Scale(factor=f, arg=a):
             return b.entry(eval_op(f, env, b)) * eval_op(a, env, b)
         case ir.MatMul(left=x, right=y):
             return b.matmul(eval_op(x, env, b), eval_op(y, env, b))
-        case ir.Add(left=x, right=y):
-            return eval_op(x, env, b) + eval_op(y, env, b)
-        case ir.Hadamard(left=x, right=y):
-            return b.hadamard(eval_op(x, env, b), eval_op(y, env, b))
+        case ir.Add():
+            return _entrywise(op, env, b, lambda x, y: x + y)
+        case ir.Hadamard():
+            return _entrywise(op, env, b, b.hadamard)
+        case ir.Divide():
+            return _entrywise(op, env, b, b.divide)
         case ir.Transpose(arg=a):
             return b.transpose(eval_op(a, env, b))
         case ir.Apply(func=f, arg=a):
             u = sympy.Dummy("u")
             return b.apply(sympy.Lambda(u, ELEMENTWISE[f].sympy_func(u)), env[a.name])
         case ir.Power(base=a, exponent=p):
-            return b.scalar(b.entry(env[a.name]) ** p)
+            return b.power(env[a.name], p)
+        case ir.Softmax(arg=a):
+            return b.softmax(env[a.name])
+        case ir.Diag(arg=a):
+            inner = eval_op(a, env, b)
+            return b.diag(inner) if len(op.shape.free_dims) == 2 else b.diagonal(inner)
         case ir.Reduce(kind=kind, arg=a):
-            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace}[kind]
-            return reducer(eval_op(a, env, b))
+            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace, "logsumexp": b.logsumexp}
+            return reducer[kind](eval_op(a, env, b))
     raise TypeError(op)
 
 
@@ -302,11 +383,30 @@ def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
             return b.full(size(expr.rows), size(expr.cols), 0)
         case DiagMatrix():
             return b.diag(eval_matrix(expr.args[0], env, dims, b))
+        case DiagonalOf():
+            return b.diagonal(eval_matrix(expr.arg, env, dims, b))
+        case sympy.HadamardPower():
+            return b.power(eval_matrix(expr.base, env, dims, b), expr.exp)
+        case mexpr.ElementwiseDivide():
+            x, y = (eval_matrix(a, env, dims, b) for a in expr.args)
+            return b.divide(x, y)
+        case mexpr.SoftmaxOf():
+            return b.softmax(eval_matrix(expr.arg, env, dims, b))
         case ElementwiseApplyFunction():
-            return b.apply(expr.function, eval_matrix(expr.expr, env, dims, b))
+            return b.apply(
+                _bound(expr.function, env, dims, b), eval_matrix(expr.expr, env, dims, b)
+            )
         case sympy.Trace():
             return b.trace(eval_matrix(expr.arg, env, dims, b))
     raise TypeError(f"cannot evaluate {type(expr).__name__}")
+
+
+def _bound(function: sympy.Lambda, env: dict, dims: Dims, b) -> sympy.Lambda:
+    """A function body's other values filled in: exp(d - s) with s = logsumexp(z) known."""
+    (var,) = function.variables
+    free = function.expr.free_symbols - {var}
+    values = {s: b.entry(env[s.name]) for s in free if s.name in env}
+    return function.xreplace({**dims, **values}) if free else function
 
 
 def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
@@ -324,7 +424,7 @@ def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
 def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
     values = {
         a: b.entry(_wrapped_value(a, env, dims, b))
-        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, sympy.Trace)
+        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, mexpr.LogSumExp, sympy.Trace)
     }
     values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
     if b is not NUMPY:
@@ -339,4 +439,6 @@ def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
     inner = eval_matrix(atom.matrix, env, dims, b)
     if isinstance(atom, mexpr.Norm):
         return b.norm(inner)
+    if isinstance(atom, mexpr.LogSumExp):
+        return b.logsumexp(inner)
     return b.total(inner) if isinstance(atom, mexpr.SumOf) else inner

@@ -98,6 +98,8 @@ def _index_env(graph: ir.Graph, env: dict) -> dict:
     """Entries of named intermediates (z[2], n) and scalar inputs, as their explicit values."""
     mapping: dict = {}
     for name, value in env.items():
+        if name not in graph.names:
+            continue  # a size, such as N in x / N
         shape = graph.shape_of(name)
         if shape.is_scalar:
             mapping[sympy.Symbol(name)] = value[0, 0]
@@ -121,7 +123,7 @@ def _index_value(d: IndexDerivative, values: tuple, env: dict, dims: N.Dims) -> 
         factor = term.factor.xreplace(subs)
         for point in itertools.product(*ranges):
             parts.append(factor.xreplace(dict(zip(indices, point, strict=True))))
-    return sympy.Add(*parts).xreplace(env)
+    return sympy.Add(*parts).xreplace(env).xreplace(dims)
 
 
 def _same(got: sympy.Expr, want: sympy.Expr, where: str) -> None:
@@ -152,17 +154,59 @@ def _needs_positive(op: ir.Op) -> bool:
     return any(_needs_positive(c) for c in ir.children(op))
 
 
+def _needs_unit(op: ir.Op) -> bool:
+    """arcsin, arccos and tan want arguments well inside (-1, 1)."""
+    return any(isinstance(o, ir.Apply) and ELEMENTWISE[o.func].unit_domain for o in ir.walk(op))
+
+
 def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> dict:
-    """Random inputs; positive where log or sqrt need it."""
+    """Random inputs: positive where log or sqrt need it, and away from kinks and poles."""
     positive = any(_needs_positive(d.op) for d in graph.definitions)
-    values = {}
-    for name, shape in graph.inputs:
-        full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
-        np_shape = (
-            full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
-        )
-        values[name] = rng.uniform(0.5, 1.5, np_shape) if positive else rng.normal(0, 0.7, np_shape)
+    unit = any(_needs_unit(d.op) for d in graph.definitions)
+    low, high = (0.1, 0.4) if unit else (0.5, 1.5)
+    values: dict = {}
+    for _ in range(_ATTEMPTS):
+        for name, shape in graph.inputs:
+            full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
+            np_shape = (
+                full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
+            )
+            values[name] = (
+                rng.uniform(low, high, np_shape)
+                if positive
+                else rng.normal(0, 0.2 if unit else 0.7, np_shape)
+            )
+        if _well_inside(graph, values):
+            break
     return values
+
+
+_ATTEMPTS = 40
+
+
+def _away(value: np.ndarray, margin: float) -> bool:
+    return bool(np.abs(value).min() > margin)
+
+
+_KINK_MARGIN, _DIVISOR_MARGIN, _UNIT_MARGIN = 0.05, 0.15, 0.9
+
+
+def _well_inside(graph: ir.Graph, values: dict) -> bool:
+    """No kink argument near 0 (abs, sign, relu), no divisor near 0, arcsin's arguments inside."""
+    arrays, _ = N.bind(graph, values)
+    with np.errstate(all="ignore"):
+        env = N.eval_graph(graph, arrays)
+    for op in (o for d in graph.definitions for o in ir.walk(d.op)):
+        if isinstance(op, ir.Apply):
+            info, arg = ELEMENTWISE[op.func], np.abs(env[op.arg.name])
+            if info.kink and arg.min() < _KINK_MARGIN:
+                return False
+            if info.unit_domain and not arg.max() < _UNIT_MARGIN:
+                return False
+        divisor = op.right if isinstance(op, ir.Divide) else None
+        if isinstance(divisor, ir.Leaf | ir.Ref) and not _away(env[divisor.name], _DIVISOR_MARGIN):
+            return False
+    return True
 
 
 def finite_differences(graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:

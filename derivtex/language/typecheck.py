@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 
 import sympy
@@ -14,13 +15,22 @@ from derivtex.errors import (
     UndeclaredNameError,
     WrtError,
 )
-from derivtex.language import ir
+from derivtex.language import builtins, ir
 from derivtex.language import nodes as n
 from derivtex.language.functions import ELEMENTWISE
-from derivtex.language.shapes import Shape, computed_shape, parse_shape
+from derivtex.language.shapes import ONE, Shape, computed_shape, parse_shape
 
 # Names the tool gives to values it has to name, by the role they play.
-AUTO_NAMES = {"arg": "zuvg", "residual": "rew", "norm": "nc", "base": "sab"}
+AUTO_NAMES = {
+    "arg": "zuvg",
+    "residual": "rew",
+    "norm": "nc",
+    "base": "sab",
+    "den": "dqh",
+    "softmax": "pqh",
+    "lse": "lh",
+}
+_IDENTITY = re.compile(r"I_([A-Za-z][A-Za-z0-9]*|[0-9]+)")
 
 
 def extent(node: n.Node) -> tuple[int, int]:
@@ -47,6 +57,7 @@ class _Lowerer:
         self.defs: list[ir.Definition] = []
         self.taken = set(inputs) | {s.target for s in program.statements}
         self.named_ops: dict[ir.Op, str] = {}
+        self.dims = {str(d): d for s in inputs.values() for d in (s.rows, s.cols) if d.is_Symbol}
 
     # -- errors --------------------------------------------------------------------------------
     def text(self, node: n.Node) -> str:
@@ -119,6 +130,10 @@ class _Lowerer:
             return ir.Leaf(node.name, self.inputs[node.name])
         if node.name in self.shapes:
             return ir.Ref(node.name, self.shapes[node.name])
+        if node.name in self.dims:  # a size used as a number: x / N
+            return ir.Dim(self.dims[node.name])
+        if identity := _IDENTITY.fullmatch(node.name):
+            return self.eye(identity.group(1), node)
         known = sorted(set(self.inputs) | set(self.shapes))
         close = difflib.get_close_matches(node.name, known, n=1)
         raise UndeclaredNameError(
@@ -135,17 +150,72 @@ class _Lowerer:
         sa, sb = left.shape, right.shape
         if node.op == "matmul" or (node.op == "hadamard" and (sa.is_scalar or sb.is_scalar)):
             return self.matmul(node, left, right)  # a scalar times anything is a scalar multiple
-        if (sa.rows, sa.cols) != (sb.rows, sb.cols):
-            what = "cannot add" if node.op in "+-" else "elementwise product of different shapes"
-            raise self.operands_error(
-                what, node.left, sa, node.right, sb, "both operands must have the same shape"
-            )
-        shape = computed_shape(sa.rows, sa.cols) if sa.flat or sb.flat else sa
+        if node.op == "/":
+            return self.divide(node, left, right)
+        shape, broadcast = self.broadcast(node, sa, sb)
+        if node.op == "./":
+            if isinstance(right, ir.Const):
+                return ir.Scale(self.reciprocal(right, node), left, shape)
+            return ir.Divide(left, self.atomic(right, node), shape, broadcast)
         if node.op == "hadamard":
-            return ir.Hadamard(left, right, shape)
+            return ir.Hadamard(left, right, shape, broadcast)
         if node.op == "-":
             right = ir.Scale(ir.Const(sympy.Integer(-1)), right, sb)
-        return ir.Add(left, right, shape)
+        return ir.Add(left, right, shape, broadcast)
+
+    def broadcast(self, node: n.BinOp, sa: Shape, sb: Shape) -> tuple[Shape, bool]:
+        """The shape of an entrywise operation, and whether a scalar, row or column repeats."""
+        if (sa.rows, sa.cols) == (sb.rows, sb.cols):
+            return (computed_shape(sa.rows, sa.cols) if sa.flat or sb.flat else sa), False
+        rows, cols = _axis(sa.rows, sb.rows), _axis(sa.cols, sb.cols)
+        if rows is None or cols is None:
+            raise self.operands_error(
+                _MISMATCH[node.op],
+                node.left,
+                sa,
+                node.right,
+                sb,
+                "both operands must have the same shape, or one side a scalar, a row "
+                "(1 x C) added to every row or a column (N x 1) added to every column; a "
+                "column vector b is added to every row as b^T",
+            )
+        return computed_shape(rows, cols), True
+
+    def divide(self, node: n.BinOp, left: ir.Op, right: ir.Op) -> ir.Op:
+        if not right.shape.is_scalar:
+            raise self.shape_error(
+                f"{self.text(node.right)!r} is {right.shape.text()}: '/' divides by a scalar",
+                node.right,
+                "divide entry by entry with ./ (x ./ y); matrix inverses are not supported "
+                "yet (planned)",
+            )
+        if isinstance(right, ir.Const):
+            return ir.Scale(self.reciprocal(right, node), left, left.shape)
+        return ir.Divide(left, self.atomic(right, node), left.shape)
+
+    def reciprocal(self, c: ir.Const, node: n.BinOp) -> ir.Const:
+        if c.value == 0:
+            raise self.shape_error("division by zero", node.right, "divide by a nonzero number")
+        return ir.Const(1 / c.value)
+
+    def atomic(self, op: ir.Op, node: n.BinOp) -> ir.Leaf | ir.Ref | ir.Dim:
+        """A divisor as a name (or a size), so that 1 / d_i stays one factor."""
+        if isinstance(op, ir.Dim):
+            return op
+        return self.named(op, "den", node.span)
+
+    def eye(self, size: str, node: n.Node) -> ir.Eye:
+        if size.isdigit() and 0 < int(size) <= 64:
+            dim: sympy.Expr = sympy.Integer(int(size))
+        elif size in self.dims:
+            dim = self.dims[size]
+        else:
+            raise self.shape_error(
+                f"the identity's size {size!r} is not a size of the declared inputs",
+                node,
+                'write I_D or eye(D) with D a size in the shapes, e.g. "x=D"',
+            )
+        return ir.Eye(dim, Shape(dim, dim))
 
     def matmul(self, node: n.BinOp, left: ir.Op, right: ir.Op) -> ir.Op:
         sa, sb = left.shape, right.shape
@@ -166,20 +236,24 @@ class _Lowerer:
 
     def power(self, node: n.Power) -> ir.Op:
         base = self.lower(node.base)
-        if not base.shape.is_scalar:
+        if not base.shape.is_scalar and not node.elementwise:
             raise self.shape_error(
-                f"{self.text(node.base)!r} is {base.shape.text()}: only scalars have powers",
+                f"{self.text(node.base)!r} is {base.shape.text()}: only scalars have powers "
+                "with '^'",
                 node,
-                "square a vector's length with norm(x)^2, its entries with x .* x",
+                "raise every entry with .^ (x.^2), a length with norm(x)^2; matrix powers "
+                "are not supported yet (planned)",
             )
         if node.exponent == 1:
             return base
-        return ir.Power(self.named(base, "base", node.span), node.exponent)
+        return ir.Power(self.named(base, "base", node.span), node.exponent, base.shape)
 
     def call(self, node: n.Call, top: bool) -> ir.Op:
         args = tuple(self.lower(a) for a in node.args)
         if node.func in ELEMENTWISE:
             return ir.Apply(node.func, self.named(args[0], "arg", node.span), args[0].shape)
+        if node.func in builtins.LOWERINGS:
+            return builtins.LOWERINGS[node.func](self, node, args[0], top)
         if node.func == "hadamard":
             return self.binop(n.BinOp("hadamard", node.args[0], node.args[1], node.span))
         if node.func == "tr" and args[0].shape.rows != args[0].shape.cols:
@@ -189,11 +263,26 @@ class _Lowerer:
                 node,
                 "take the trace of a square product, e.g. tr(X^T X)",
             )
-        if node.func == "norm":
+        if node.func in ("norm", "norm2"):
             op = ir.Reduce("norm", self.named(args[0], "residual", node.span))
             # The norm is named too: its value appears in its derivative (x / ||x||).
             return op if top else self.named(op, "norm", node.span)
         return ir.Reduce(node.func, args[0])
+
+
+_MISMATCH = {
+    "+": "cannot add",
+    "-": "cannot subtract",
+    "hadamard": "elementwise product of different shapes",
+    "./": "elementwise division of different shapes",
+}
+
+
+def _axis(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
+    """The size of one axis under broadcasting: equal sizes, or a size 1 that repeats."""
+    if a == b or b == ONE:
+        return a
+    return b if a == ONE else None
 
 
 def _declared(shapes: Mapping[str, str | Shape]) -> dict[str, Shape]:
