@@ -113,6 +113,8 @@ class _Lowerer:
                 return self.name(node)
             case n.Neg(arg=a):
                 inner = self.lower(a)
+                if isinstance(inner, ir.Const):
+                    return ir.Const(-inner.value)
                 return ir.Scale(ir.Const(sympy.Integer(-1)), inner, inner.shape)
             case n.BinOp():
                 return self.binop(node)
@@ -152,6 +154,8 @@ class _Lowerer:
             return self.matmul(node, left, right)  # a scalar times anything is a scalar multiple
         if node.op == "/":
             return self.divide(node, left, right)
+        if node.op in ("+", "-") and isinstance(left, ir.Const) and isinstance(right, ir.Const):
+            return ir.Const(left.value + (right.value if node.op == "+" else -right.value))
         shape, broadcast = self.broadcast(node, sa, sb)
         if node.op == "./":
             if isinstance(right, ir.Const):

@@ -252,6 +252,12 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_DiagonalOf(self, expr: sympy.Basic) -> str:
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_HadamardPower(self, expr: sympy.HadamardPower) -> str:
+        # The Matrix Cookbook's x^{\circ 3}: \circ beside \odot for the product would blur.
+        base = self._print(expr.base)
+        base = self.parenthesize_super(base) if _is_atomic(expr.base) else rf"\left({base}\right)"
+        return rf"{base}^{{\circ {self._print(expr.exp)}}}"
+
     def _print_absval(self, expr: sympy.Function, exp: str | None = None) -> str:
         tex = rf"\left|{self._print(expr.args[0])}\right|"
         return tex if exp is None else rf"{tex}^{{{exp}}}"
