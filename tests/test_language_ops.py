@@ -136,6 +136,9 @@ CASES = [
     Case("mean-fixed", "L = mean(x)", "x", {"x": "4"}, lambda v: np.full(4, 0.25)),
     Case("diag-vector", "Y = diag(x)", "x", {"x": "D"}, lambda v: _eye3(len(v["x"])),
          matrix_form=False),
+    Case("diag-row", "Y = diag(r)", "r", {"r": "1 x D"},
+         lambda v: _eye3(v["r"].shape[1]).reshape(v["r"].shape[1], v["r"].shape[1], 1, -1),
+         matrix_form=False),
     Case("diag-matrix", "y = diag(A)", "A", {"A": "D x D"}, lambda v: _eye3(len(v["A"])),
          matrix_form=False),
     Case("diag-quadratic", "L = x^T diag(a) x", "x", {"x": "D", "a": "D"},
@@ -318,6 +321,7 @@ def test_divisors_are_sampled_away_from_zero() -> None:
         ("p = softmax(A)", {"A": "C x D"}, derivtex.ShapeError,
          "softmax() of 'A', which is C x D, needs an axis", 4, "softmax(W x)"),
         ("p = log_softmax(A)", {"A": "C x D"}, derivtex.ShapeError, "needs an axis", 4, "vector"),
+        ("p = softmax(s)", {"s": "1"}, derivtex.ShapeError, "softmax() takes a vector", 4, "W x"),
         ("y = x.^s", {"x": "D", "s": "1"}, derivtex.ParseError,
          "an elementwise power .^ needs a numeric exponent", 7, "exp(y .* log(x))"),
         ("y = x^3", {"x": "D"}, derivtex.ShapeError, "only scalars have powers", 4, "x.^2"),
@@ -367,3 +371,56 @@ def test_numbers_go_where_scalars_go() -> None:
     d = derivtex.derive("L = 0.5 sum(x.^2) / 2 + 3 - 1e-1 x^T x", wrt="x", shapes={"x": "D"})
     x = np.array([0.3, -1.2, 2.0])
     np.testing.assert_allclose(d.evaluate({"x": x}), 0.5 * x - 0.2 * x)
+
+
+# -- broadcasting against numpy's own ------------------------------------------------------------
+# Operand kinds and their numpy shapes for N = 3 rows, C = 4 columns: numpy broadcasts each
+# against the N x C matrix exactly as derivtex does.
+KIND_SHAPES = {"matrix": ("N x C", (3, 4)), "row": ("1 x C", (1, 4)), "column": ("N", (3,)),
+               "scalar": ("1", ())}  # fmt: skip
+NUMPY_OPS = {"+": np.add, "-": np.subtract, ".*": np.multiply, "./": np.divide}
+
+
+def _numpy_shape(value: np.ndarray) -> np.ndarray:
+    """derivtex's "N" column is numpy's (N,); numpy needs (N, 1) to broadcast it over columns."""
+    return value[:, None] if value.ndim == 1 else value
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    op=st.sampled_from(sorted(NUMPY_OPS)),
+    left=st.sampled_from(sorted(KIND_SHAPES)),
+    right=st.sampled_from(sorted(KIND_SHAPES)),
+    wrt=st.sampled_from(("P", "Q")),
+    seed=st.integers(0, 2**16),
+)
+def test_broadcasting_matches_numpy(op: str, left: str, right: str, wrt: str, seed: int) -> None:
+    from checks import central_differences
+
+    shapes = {"P": KIND_SHAPES[left][0], "Q": KIND_SHAPES[right][0], "M": "N x C"}
+    # M fixes the result to N x C whatever the operands are.
+    text = f"Y = tanh(P {op} Q) .* M"
+    d = derivtex.derive(text, wrt=wrt, shapes=shapes, steps=False)
+    rng = np.random.default_rng(seed)
+    values = {
+        "P": rng.uniform(0.5, 1.5, KIND_SHAPES[left][1]),
+        "Q": rng.uniform(0.5, 1.5, KIND_SHAPES[right][1]),
+        "M": rng.normal(size=(3, 4)),
+    }
+
+    def f(v: Values) -> np.ndarray:
+        p, q = _numpy_shape(np.asarray(v["P"])), _numpy_shape(np.asarray(v["Q"]))
+        return np.tanh(NUMPY_OPS[op](p, q)) * v["M"]
+
+    want = central_differences(f, values, wrt)
+    np.testing.assert_allclose(d.evaluate(values), want, atol=1e-6)
+    assert bool(ir.broadcasts(d.graph)) is _broadcasts(op, left, right)
+
+
+def _broadcasts(op: str, left: str, right: str) -> bool:
+    """Whether tanh(P op Q) .* M repeats a value; a scalar .* anything is a scalar multiple."""
+    sizes = {"matrix": (3, 4), "row": (1, 4), "column": (3, 1), "scalar": (1, 1)}
+    a, b = sizes[left], sizes[right]
+    inner = (max(a[0], b[0]), max(a[1], b[1]))
+    inner_repeats = a != b and not (op == ".*" and "scalar" in (left, right))
+    return inner_repeats or inner not in ((3, 4), (1, 1))

@@ -152,8 +152,9 @@ class SympyBackend(NumpyBackend):
         return sympy.ImmutableMatrix([[value]])
 
     def diag(self, v):
-        n = v.shape[0]
-        return sympy.ImmutableMatrix(n, n, lambda r, c: v[r, 0] if r == c else 0)
+        entries = list(v)  # a column or a row
+        n = len(entries)
+        return sympy.ImmutableMatrix(n, n, lambda r, c: entries[r] if r == c else 0)
 
     def eye(self, n):
         return sympy.ImmutableMatrix(sympy.eye(n))

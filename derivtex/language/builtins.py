@@ -57,6 +57,12 @@ def diag(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
 
 
 def _vector_only(lw: _Lowerer, node: n.Call, arg: ir.Op) -> None:
+    if arg.shape.kind == "scalar":
+        raise lw.shape_error(
+            f"{node.func}() takes a vector; {lw.text(node.args[0])!r} is a scalar",
+            node,
+            f"apply {node.func} to a vector, e.g. {node.func}(W x)",
+        )
     if arg.shape.kind != "vector":
         raise lw.shape_error(
             f"{node.func}() of {lw.text(node.args[0])!r}, which is {arg.shape.text()}, needs an "
