@@ -424,3 +424,13 @@ def _broadcasts(op: str, left: str, right: str) -> bool:
     inner = (max(a[0], b[0]), max(a[1], b[1]))
     inner_repeats = a != b and not (op == ".*" and "scalar" in (left, right))
     return inner_repeats or inner not in ((3, 4), (1, 1))
+
+
+def test_rational_zero_decides_softmax_quotients_soundly() -> None:
+    a, b, t = sympy.symbols("a b t")
+    p = sympy.exp(a) / (sympy.exp(a) + sympy.exp(b))
+    # p (1 - p) is the derivative of p by a; written two ways.
+    assert V._rational_zero(sympy.expand(sympy.diff(p, a) - p * (1 - p)))
+    assert V._rational_zero(sympy.exp(-a) * sympy.exp(a) - 1)
+    assert not V._rational_zero(sympy.diff(p, a) - p)
+    assert not V._rational_zero(t * sympy.exp(a) - sympy.exp(b))
