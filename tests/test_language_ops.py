@@ -434,3 +434,36 @@ def test_rational_zero_decides_softmax_quotients_soundly() -> None:
     assert V._rational_zero(sympy.exp(-a) * sympy.exp(a) - 1)
     assert not V._rational_zero(sympy.diff(p, a) - p)
     assert not V._rational_zero(t * sympy.exp(a) - sympy.exp(b))
+
+
+# -- fuzzing the new vocabulary ------------------------------------------------------------------
+NEW_FUNCS = ["softmax", "log_softmax", "logsumexp", "diag", "mean", "norm1", "norm2", "abs",
+             "sign", "tan", "arcsin", "arccos", "arctan", "eye", "inv", "max"]  # fmt: skip
+NEW_OPS = [" ./ ", " / ", " .* ", " + ", " - ", " "]
+NEW_SUFFIXES = [".^2", ".^(-1)", ".^0.5", ".^x", "^2", "^T", "'", "./", "/"]
+FUZZ_SHAPES = {"x": "D", "r": "1 x D", "A": "D x D", "W": "C x D", "s": "1", "X": "N x D"}
+
+
+def _fuzz_expr(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, st.sampled_from(NEW_OPS), children).map("".join),
+        st.tuples(st.sampled_from(NEW_FUNCS), children).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(children, st.sampled_from(NEW_SUFFIXES)).map("".join),
+        children.map(lambda e: f"({e})"),
+    )
+
+
+FUZZ_ATOMS = st.sampled_from([*FUZZ_SHAPES, "N", "D", "I_D", "I_3", "1", "0", "2.5", "1e-3"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    expr=st.recursive(FUZZ_ATOMS, _fuzz_expr, max_leaves=8),
+    wrt=st.sampled_from(sorted(FUZZ_SHAPES)),
+)
+def test_new_vocabulary_returns_or_raises_derivtex_error(expr: str, wrt: str) -> None:
+    try:
+        derivtex.derive(f"y = {expr}", wrt, FUZZ_SHAPES, steps=False, timeout=5)
+    except derivtex.DerivtexError as err:
+        assert "Traceback" not in str(err)
+        assert "cannot derive this expression yet" not in str(err), str(err)
