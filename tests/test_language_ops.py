@@ -116,6 +116,13 @@ CASES = [
          matrix_form=False),
     Case("column-bias", "L = sum(tanh(A + c))", "c", {"A": "D x M", "c": "D"},
          lambda v: (1 - np.tanh(v["A"] + v["c"][:, None]) ** 2).sum(axis=1)),
+    Case("ones-row", "L = 1^T exp(x)", "x", {"x": "D"}, lambda v: np.exp(v["x"])),
+    Case("ones-row-product", "L = 1^T X w", "w", {"X": "N x D", "w": "D"},
+         lambda v: v["X"].sum(axis=0)),
+    Case("ones-column-sums", "y = 1' X", "X", {"X": "N x D"},
+         lambda v: np.broadcast_to(np.eye(v["X"].shape[1])[None, :, None, :],
+                                   (1, v["X"].shape[1], *v["X"].shape)),
+         matrix_form=False),
     Case("scalar-plus", "y = 2 + x", "x", {"x": "D"}, lambda v: np.eye(len(v["x"]))),
     Case("scalar-times-ones", "L = sum(s + X)", "s", {"X": "N x D", "s": "1"},
          lambda v: np.array(v["X"].size, dtype=float)),
@@ -261,6 +268,7 @@ def test_given_expression_prints_in_cookbook_notation(text, shapes, wanted) -> N
         "y = x.^(-1) + abs(x) ./ (1 + x.^2)",
         "L = norm1(x) + norm2(x) + logsumexp(x) + sum(log_softmax(x))",
         "y = diag(diag(x) + I_N) + 0.001 x",
+        "L = 1^T x + 1' X x",
     ],
 )
 def test_parse_unparse_round_trip(text: str) -> None:
@@ -340,6 +348,9 @@ def test_divisors_are_sampled_away_from_zero() -> None:
          "diag() takes a vector or a square matrix", 4, "diag(x)"),
         ("y = I_Q x", {"x": "D"}, derivtex.ShapeError, "the identity's size 'Q'", 4, "I_D"),
         ("y = eye(x) x", {"x": "D"}, derivtex.ShapeError, "eye() takes a size", 4, "eye(D)"),
+        ("y = x + 1^T", {"x": "D"}, derivtex.ShapeError,
+         "1^T, the ones row, takes its length from a product", 8, "1^T x"),
+        ("y = 1^T s", {"s": "1"}, derivtex.ShapeError, "needs a vector or a matrix", 4, "1^T x"),
         ("y = x ./ (1 - 1) + x", {"x": "D"}, derivtex.ShapeError, "division by zero", 10, ""),
     ],
 )  # fmt: skip

@@ -95,6 +95,8 @@ class Engine:
                 return T.single(v)
             case ir.Eye():
                 return T.single(deltas(idx[:1], idx[1:]) if idx else sympy.Integer(1))
+            case ir.Ones():
+                return T.single(sympy.Integer(1))
             case ir.Scale(factor=f, arg=a):
                 return T.mul(self.value(f, ()), self.value(a, idx))
             case ir.MatMul():
@@ -199,7 +201,7 @@ class Engine:
                 return T.single(deltas(idx, widx)) if name == wrt else ()
             case ir.Ref(name=name):
                 return self._deriv_ref(name, idx, wrt, widx)
-            case ir.Const() | ir.Dim() | ir.Eye():
+            case ir.Const() | ir.Dim() | ir.Eye() | ir.Ones():
                 return ()
             case ir.Scale(factor=f, arg=a):
                 return T.add(self._product(d(f, ()), a, idx), self._product(d(a, idx), f, ()))

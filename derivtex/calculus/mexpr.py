@@ -143,6 +143,8 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             return v
         case ir.Eye(size=v):
             return sympy.Identity(v)
+        case ir.Ones(shape=shape):
+            return sympy.OneMatrix(shape.rows, shape.cols)
         case ir.Scale(factor=f, arg=a):
             return times(as_scalar(of_op(f, env)), of_op(a, env))
         case ir.MatMul(left=a, right=b):

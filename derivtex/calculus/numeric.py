@@ -244,6 +244,8 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
             return b.scalar(_size(v, env, b))
         case ir.Eye(size=v):
             return b.eye(int(_size(v, env, b)))
+        case ir.Ones(shape=shape):
+            return b.full(1, int(_size(shape.cols, env, b)), 1)
         case ir.Scale(factor=f, arg=a):
             return b.entry(eval_op(f, env, b)) * eval_op(a, env, b)
         case ir.MatMul(left=x, right=y):

@@ -65,6 +65,13 @@ class Eye:
 
 
 @dataclass(frozen=True, slots=True)
+class Ones:
+    """The ones vector 1^T of 1^T x, its length taken from the product it stands in."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
 class Add:
     """left + right; broadcast is True when a scalar, row or column repeats to the shape."""
 
@@ -147,6 +154,7 @@ Op = (
     | Const
     | Dim
     | Eye
+    | Ones
     | Scale
     | MatMul
     | Add
@@ -197,7 +205,7 @@ class Graph:
 def children(op: Op) -> tuple[Op, ...]:
     """The operands of an operation."""
     match op:
-        case Leaf() | Ref() | Const() | Dim() | Eye():
+        case Leaf() | Ref() | Const() | Dim() | Eye() | Ones():
             return ()
         case Scale(factor=f, arg=a):
             return (f, a)

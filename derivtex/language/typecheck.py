@@ -118,6 +118,12 @@ class _Lowerer:
                 return ir.Scale(ir.Const(sympy.Integer(-1)), inner, inner.shape)
             case n.BinOp():
                 return self.binop(node)
+            case n.Transpose(arg=n.Num(value=1)):
+                raise self.shape_error(
+                    "1^T, the ones row, takes its length from a product",
+                    node,
+                    "write it before what it sums, e.g. 1^T x or 1^T X; sum(x) also works",
+                )
             case n.Transpose(arg=a):
                 inner = self.lower(a)
                 return ir.Transpose(inner, inner.shape.transposed())
@@ -148,6 +154,8 @@ class _Lowerer:
         )
 
     def binop(self, node: n.BinOp) -> ir.Op:
+        if node.op == "matmul" and _ones_row(node.left):
+            return self.ones_times(node)
         left, right = self.lower(node.left), self.lower(node.right)
         sa, sb = left.shape, right.shape
         if node.op == "matmul" or (node.op == "hadamard" and (sa.is_scalar or sb.is_scalar)):
@@ -166,6 +174,18 @@ class _Lowerer:
         if node.op == "-":
             right = ir.Scale(ir.Const(sympy.Integer(-1)), right, sb)
         return ir.Add(left, right, shape, broadcast)
+
+    def ones_times(self, node: n.BinOp) -> ir.Op:
+        """1^T X: the ones row as long as X has rows (column sums; 1^T x is sum(x))."""
+        right = self.lower(node.right)
+        if right.shape.is_scalar:
+            raise self.shape_error(
+                "1^T, the ones row, needs a vector or a matrix after it",
+                node,
+                "write 1^T x for the sum of x's entries",
+            )
+        ones = ir.Ones(Shape(ONE, right.shape.rows))
+        return ir.MatMul(ones, right, computed_shape(ONE, right.shape.cols))
 
     def broadcast(self, node: n.BinOp, sa: Shape, sb: Shape) -> tuple[Shape, bool]:
         """The shape of an entrywise operation, and whether a scalar, row or column repeats."""
@@ -280,6 +300,10 @@ _MISMATCH = {
     "hadamard": "elementwise product of different shapes",
     "./": "elementwise division of different shapes",
 }
+
+
+def _ones_row(node: n.Node) -> bool:
+    return isinstance(node, n.Transpose) and isinstance(node.arg, n.Num) and node.arg.value == 1
 
 
 def _axis(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
