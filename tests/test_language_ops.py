@@ -478,3 +478,10 @@ def test_new_vocabulary_returns_or_raises_derivtex_error(expr: str, wrt: str) ->
     except derivtex.DerivtexError as err:
         assert "Traceback" not in str(err)
         assert "cannot derive this expression yet" not in str(err), str(err)
+
+
+@pytest.mark.parametrize("op", [" / ", " ./ "])
+def test_divisions_count_as_factors_against_the_limit(op: str) -> None:
+    text = "y = x" + op.join([""] + ["s"] * 30)
+    with pytest.raises(derivtex.errors.TooLargeError, match="max_factors"):
+        derivtex.derive(text, wrt="x", shapes={"x": "D", "s": "1"})

@@ -157,7 +157,7 @@ class _Parser:
         node = self.unary()
         factors = 1
         while True:
-            if self.at("*", "@", ".*") or self.starts_atom():
+            if self.at(*_PRODUCT_OPS) or self.starts_atom():
                 factors += 1
                 if factors > self.limits.max_factors:
                     raise self.too_large(
