@@ -485,3 +485,8 @@ def test_divisions_count_as_factors_against_the_limit(op: str) -> None:
     text = "y = x" + op.join([""] + ["s"] * 30)
     with pytest.raises(derivtex.errors.TooLargeError, match="max_factors"):
         derivtex.derive(text, wrt="x", shapes={"x": "D", "s": "1"})
+
+
+def test_a_divisor_that_is_always_zero_is_unsupported_not_a_bug() -> None:
+    with pytest.raises(derivtex.errors.UnsupportedError, match="divides by zero"):
+        derivtex.derive("y = x ./ (s - s)", wrt="x", shapes={"x": "D", "s": "1"})

@@ -127,6 +127,11 @@ def _index_value(d: IndexDerivative, values: tuple, env: dict, dims: N.Dims) -> 
 
 
 def _same(got: sympy.Expr, want: sympy.Expr, where: str) -> None:
+    if want.has(sympy.zoo, sympy.nan, sympy.oo):
+        raise UnsupportedError(
+            f"the derivative is not defined at {where}: the expression divides by zero",
+            hint="check the divisors: a ./ or / by a value that is always 0 has no derivative",
+        )
     diff = sympy.expand(got - want, power_exp=True)
     if diff != 0 and not _rational_zero(diff) and sympy.simplify(diff) != 0:
         raise VerificationError(
