@@ -217,6 +217,8 @@ def test_matrix_form_at_random_sizes(c: int, d_: int, seed: int, case: Case) -> 
         ("L = norm(X w - y)^2 / N", "w", {"X": "N x D", "w": "D", "y": "N"},
          r"\frac{2}{N} X^{\top} \left(X \vec{w} - \vec{y}\right)"),
         ("L = sum(x.^2)", "x", {"x": "D"}, r"2 \vec{x}"),
+        ("y = x.^3", "x", {"x": "D"}, r"3 \operatorname{diag}\left(\vec{x}^{\circ 2}\right)"),
+        ("L = sum(x.^4)", "x", {"x": "D"}, r"4 \vec{x}^{\circ 3}"),
         ("L = mean(x)", "x", {"x": "D"}, r"\frac{1}{D} \vec{1}"),
         ("y = x ./ z", "x", {"x": "D", "z": "D"},
          r"\operatorname{diag}\left(\vec{z}^{\circ -1}\right)"),

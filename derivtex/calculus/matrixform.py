@@ -212,7 +212,14 @@ def _merge_vectors(pieces: list[_Piece], index) -> list[_Piece]:
     if len(vectors) < 2:
         return pieces
     rest = [p for p in pieces if p.slots != [index]]
-    return rest + [_Piece(sympy.HadamardProduct(*vectors), [index])]
+    return rest + [_Piece(_hadamard(vectors), [index])]
+
+
+def _hadamard(vectors: list) -> sympy.MatrixExpr:
+    """x ⊙ x ⊙ z as x^{∘2} ⊙ z: repeated factors as a Hadamard power."""
+    counts = Counter(vectors)
+    factors = [v if n == 1 else sympy.HadamardPower(v, n) for v, n in counts.items()]
+    return factors[0] if len(factors) == 1 else sympy.HadamardProduct(*factors)
 
 
 def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_Piece]:
