@@ -9,6 +9,7 @@ import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import SYMPY
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import Target
 from derivtex.errors import UnsupportedError, VerificationError
@@ -69,7 +70,7 @@ def explicit_input(name: str, shape: Shape, dims: N.Dims) -> sympy.ImmutableMatr
 def exact_check(p: Problem, dims: N.Dims) -> None:
     """Compare every entry with sympy's own scalar derivative; raise on the first mismatch."""
     env = {name: explicit_input(name, s, dims) for name, s in p.graph.inputs}
-    env = N.eval_graph(p.graph, env, N.SYMPY)
+    env = N.eval_graph(p.graph, env, SYMPY)
     out, wrt = env[p.graph.output], env[p.wrt]
     expected = [[sympy.diff(o, w) for w in wrt] for o in out]
     index_env = _index_env(p.graph, env)
@@ -79,7 +80,7 @@ def exact_check(p: Problem, dims: N.Dims) -> None:
         got = _index_value(p.index, o_idx + w_idx, index_env, dims)
         _same(got, expected[oi][wi], f"d{p.graph.output}{o_idx}/d{p.wrt}{w_idx}")
     if p.matrix is not None and p.target is not None:
-        got_matrix = N.eval_matrix(p.matrix, env, dims, N.SYMPY)
+        got_matrix = N.eval_matrix(p.matrix, env, dims, SYMPY)
         want = _arrange(sympy.ImmutableMatrix(expected), p, dims)
         for (r, c), value in np.ndenumerate(np.array(want.tolist(), dtype=object)):
             _same(got_matrix[r, c], value, f"entry ({r + 1}, {c + 1}) of the matrix form")

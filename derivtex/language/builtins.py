@@ -13,8 +13,13 @@ from derivtex.language import nodes as n
 from derivtex.language.shapes import SCALAR, Shape, computed_shape
 
 
-class _Lowerer(Protocol):
-    """What these lowerings need of the type checker's lowerer."""
+class Lowerer(Protocol):
+    """What the lowerings outside the type checker need of its lowerer."""
+
+    def lower(self, node: n.Node, top: bool = False) -> ir.Op: ...
+    def operands_error(
+        self, what: str, a: n.Node, sa: Shape, b: n.Node, sb: Shape, hint: str
+    ) -> ShapeError: ...
 
     def named(self, op: ir.Op, role: str, span: n.Span) -> ir.Leaf | ir.Ref: ...
     def shape_error(self, message: str, node: n.Node, hint: str) -> ShapeError: ...
@@ -22,17 +27,17 @@ class _Lowerer(Protocol):
     def eye(self, size: str, node: n.Node) -> ir.Eye: ...
 
 
-Lowering = Callable[[_Lowerer, n.Call, ir.Op, bool], ir.Op]
+Lowering = Callable[[Lowerer, n.Call, ir.Op, bool], ir.Op]
 MINUS_ONE = ir.Const(sympy.Integer(-1))
 
 
-def norm1(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def norm1(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """||x||_1 = sum(abs(x))."""
     absolute = ir.Apply("abs", lw.named(arg, "arg", node.span), arg.shape)
     return ir.Reduce("sum", absolute)
 
 
-def mean(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def mean(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """sum(x) / (its number of entries)."""
     count = arg.shape.rows * arg.shape.cols
     total = ir.Reduce("sum", arg)
@@ -41,7 +46,7 @@ def mean(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     return ir.Divide(total, ir.Dim(count), SCALAR)
 
 
-def diag(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def diag(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """A vector on a diagonal (vector -> matrix), or a square matrix's diagonal (-> vector)."""
     shape = arg.shape
     if shape.kind == "vector":
@@ -56,7 +61,7 @@ def diag(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     )
 
 
-def _vector_only(lw: _Lowerer, node: n.Call, arg: ir.Op) -> None:
+def _vector_only(lw: Lowerer, node: n.Call, arg: ir.Op) -> None:
     if arg.shape.kind == "scalar":
         raise lw.shape_error(
             f"{node.func}() takes a vector; {lw.text(node.args[0])!r} is a scalar",
@@ -73,20 +78,20 @@ def _vector_only(lw: _Lowerer, node: n.Call, arg: ir.Op) -> None:
         )
 
 
-def softmax(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def softmax(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """exp(z) / sum(exp(z)) of a vector, named so its derivative reads diag(p) - p p^T."""
     _vector_only(lw, node, arg)
     op = ir.Softmax(lw.named(arg, "arg", node.span), arg.shape)
     return op if top else lw.named(op, "softmax", node.span)
 
 
-def logsumexp(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def logsumexp(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """log(sum(exp(z))) over every entry, named like a norm (its value is in its derivative)."""
     op = ir.Reduce("logsumexp", lw.named(arg, "arg", node.span))
     return op if top else lw.named(op, "lse", node.span)
 
 
-def log_softmax(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def log_softmax(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """z - logsumexp(z), the logsumexp subtracted from every entry."""
     _vector_only(lw, node, arg)
     z = lw.named(arg, "arg", node.span)
@@ -94,7 +99,7 @@ def log_softmax(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     return ir.Add(z, ir.Scale(MINUS_ONE, lse, SCALAR), arg.shape, broadcast=True)
 
 
-def eye(lw: _Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
+def eye(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """eye(D): the D x D identity."""
     match arg:
         case ir.Dim(value=v) if v.is_Symbol:

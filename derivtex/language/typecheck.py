@@ -15,10 +15,11 @@ from derivtex.errors import (
     UndeclaredNameError,
     WrtError,
 )
-from derivtex.language import builtins, ir
+from derivtex.language import builtins, entrywise, ir
 from derivtex.language import nodes as n
 from derivtex.language.functions import ELEMENTWISE
-from derivtex.language.shapes import ONE, Shape, computed_shape, parse_shape
+from derivtex.language.limits import LIMITS
+from derivtex.language.shapes import Shape, computed_shape, parse_shape
 
 # Names the tool gives to values it has to name, by the role they play.
 AUTO_NAMES = {
@@ -154,82 +155,16 @@ class _Lowerer:
         )
 
     def binop(self, node: n.BinOp) -> ir.Op:
-        if node.op == "matmul" and _ones_row(node.left):
-            return self.ones_times(node)
+        if node.op == "matmul" and entrywise.ones_row(node.left):
+            return entrywise.ones_times(self, node)
         left, right = self.lower(node.left), self.lower(node.right)
         sa, sb = left.shape, right.shape
         if node.op == "matmul" or (node.op == "hadamard" and (sa.is_scalar or sb.is_scalar)):
             return self.matmul(node, left, right)  # a scalar times anything is a scalar multiple
-        if node.op == "/":
-            return self.divide(node, left, right)
-        if node.op in ("+", "-") and isinstance(left, ir.Const) and isinstance(right, ir.Const):
-            return ir.Const(left.value + (right.value if node.op == "+" else -right.value))
-        shape, broadcast = self.broadcast(node, sa, sb)
-        if node.op == "./":
-            if isinstance(right, ir.Const):
-                return ir.Scale(self.reciprocal(right, node), left, shape)
-            return ir.Divide(left, self.atomic(right, node), shape, broadcast)
-        if node.op == "hadamard":
-            return ir.Hadamard(left, right, shape, broadcast)
-        if node.op == "-":
-            right = ir.Scale(ir.Const(sympy.Integer(-1)), right, sb)
-        return ir.Add(left, right, shape, broadcast)
-
-    def ones_times(self, node: n.BinOp) -> ir.Op:
-        """1^T X: the ones row as long as X has rows (column sums; 1^T x is sum(x))."""
-        right = self.lower(node.right)
-        if right.shape.is_scalar:
-            raise self.shape_error(
-                "1^T, the ones row, needs a vector or a matrix after it",
-                node,
-                "write 1^T x for the sum of x's entries",
-            )
-        ones = ir.Ones(Shape(ONE, right.shape.rows))
-        return ir.MatMul(ones, right, computed_shape(ONE, right.shape.cols))
-
-    def broadcast(self, node: n.BinOp, sa: Shape, sb: Shape) -> tuple[Shape, bool]:
-        """The shape of an entrywise operation, and whether a scalar, row or column repeats."""
-        if (sa.rows, sa.cols) == (sb.rows, sb.cols):
-            return (computed_shape(sa.rows, sa.cols) if sa.flat or sb.flat else sa), False
-        rows, cols = _axis(sa.rows, sb.rows), _axis(sa.cols, sb.cols)
-        if rows is None or cols is None:
-            raise self.operands_error(
-                _MISMATCH[node.op],
-                node.left,
-                sa,
-                node.right,
-                sb,
-                "both operands must have the same shape, or one side a scalar, a row "
-                "(1 x C) added to every row or a column (N x 1) added to every column; a "
-                "column vector b is added to every row as b^T",
-            )
-        return computed_shape(rows, cols), True
-
-    def divide(self, node: n.BinOp, left: ir.Op, right: ir.Op) -> ir.Op:
-        if not right.shape.is_scalar:
-            raise self.shape_error(
-                f"{self.text(node.right)!r} is {right.shape.text()}: '/' divides by a scalar",
-                node.right,
-                "divide entry by entry with ./ (x ./ y); matrix inverses are not supported "
-                "yet (planned)",
-            )
-        if isinstance(right, ir.Const):
-            return ir.Scale(self.reciprocal(right, node), left, left.shape)
-        return ir.Divide(left, self.atomic(right, node), left.shape)
-
-    def reciprocal(self, c: ir.Const, node: n.BinOp) -> ir.Const:
-        if c.value == 0:
-            raise self.shape_error("division by zero", node.right, "divide by a nonzero number")
-        return ir.Const(1 / c.value)
-
-    def atomic(self, op: ir.Op, node: n.BinOp) -> ir.Leaf | ir.Ref | ir.Dim:
-        """A divisor as a name (or a size), so that 1 / d_i stays one factor."""
-        if isinstance(op, ir.Dim):
-            return op
-        return self.named(op, "den", node.span)
+        return entrywise.combine(self, node, left, right)
 
     def eye(self, size: str, node: n.Node) -> ir.Eye:
-        if size.isdigit() and 0 < int(size) <= 64:
+        if size.isdigit() and 0 < int(size) <= LIMITS.max_dimension:
             dim: sympy.Expr = sympy.Integer(int(size))
         elif size in self.dims:
             dim = self.dims[size]
@@ -292,25 +227,6 @@ class _Lowerer:
             # The norm is named too: its value appears in its derivative (x / ||x||).
             return op if top else self.named(op, "norm", node.span)
         return ir.Reduce(node.func, args[0])
-
-
-_MISMATCH = {
-    "+": "cannot add",
-    "-": "cannot subtract",
-    "hadamard": "elementwise product of different shapes",
-    "./": "elementwise division of different shapes",
-}
-
-
-def _ones_row(node: n.Node) -> bool:
-    return isinstance(node, n.Transpose) and isinstance(node.arg, n.Num) and node.arg.value == 1
-
-
-def _axis(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
-    """The size of one axis under broadcasting: equal sizes, or a size 1 that repeats."""
-    if a == b or b == ONE:
-        return a
-    return b if a == ONE else None
 
 
 def _declared(shapes: Mapping[str, str | Shape]) -> dict[str, Shape]:
