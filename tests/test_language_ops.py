@@ -492,3 +492,18 @@ def test_divisions_count_as_factors_against_the_limit(op: str) -> None:
 def test_a_divisor_that_is_always_zero_is_unsupported_not_a_bug() -> None:
     with pytest.raises(derivtex.errors.UnsupportedError, match="divides by zero"):
         derivtex.derive("y = x ./ (s - s)", wrt="x", shapes={"x": "D", "s": "1"})
+
+
+@pytest.mark.parametrize(
+    ("text", "wrt", "shapes", "latex"),
+    [
+        ("y = tanh(x)", "x", {"x": "D"},
+         r"\operatorname{diag}\left(1 - \tanh^{2}{\left(\vec{x} \right)}\right)"),
+        ("y = W x + x", "x", {"W": "D x D", "x": "D"}, r"W^{\top} + I"),
+        ("y = x ./ z", "z", {"x": "D", "z": "D"},
+         r"- \operatorname{diag}\left(\vec{z}^{\circ -2} \odot \vec{x}\right)"),
+    ],
+)  # fmt: skip
+def test_denominator_layout_does_not_transpose_symmetric_factors(text, wrt, shapes, latex) -> None:
+    d = derivtex.derive(text, wrt=wrt, shapes=shapes, layout="denominator")
+    assert d.latex() == latex

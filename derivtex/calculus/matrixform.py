@@ -249,10 +249,17 @@ def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
         if piece.slots[0] == piece.slots[1]:
             raise NoMatrixForm("a trace inside an open chain")
         forward = piece.slots[0] == cur
-        chain.append(piece.expr if forward else sympy.Transpose(piece.expr))
+        chain.append(piece.expr if forward else _transpose(piece.expr))
         cur = piece.slots[1] if forward else piece.slots[0]
         if cur in stops:
             return chain, cur
+
+
+def _transpose(expr: sympy.MatrixExpr) -> sympy.MatrixExpr:
+    """The transpose, except of what is symmetric by construction: I and diag(v) stay."""
+    if isinstance(expr, sympy.Identity | DiagMatrix):
+        return expr
+    return sympy.Transpose(expr)
 
 
 def _product(chain: list) -> sympy.MatrixExpr:
@@ -264,7 +271,7 @@ def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
         return None
     if tgt.row is None:
         chain, end = _walk(pieces, tgt.col, set())
-        return sympy.Transpose(_product(chain))
+        return _transpose(_product(chain))
     chain, end = _walk(pieces, tgt.row, {tgt.col} if tgt.col is not None else set())
     if end == tgt.col and tgt.col is not None:
         return _product(chain)
@@ -272,7 +279,7 @@ def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
     if tgt.col is None:
         return left
     right_chain, _ = _walk(pieces, tgt.col, set())
-    return mexpr.matmul(left, sympy.Transpose(_product(right_chain)))
+    return mexpr.matmul(left, _transpose(_product(right_chain)))
 
 
 def _closed(pieces: list[_Piece]) -> list[sympy.Expr]:
