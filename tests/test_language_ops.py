@@ -331,6 +331,8 @@ def test_divisors_are_sampled_away_from_zero() -> None:
         ("p = softmax(A)", {"A": "C x D"}, derivtex.ShapeError,
          "softmax() of 'A', which is C x D, needs an axis", 4, "softmax(W x)"),
         ("p = log_softmax(A)", {"A": "C x D"}, derivtex.ShapeError, "needs an axis", 4, "vector"),
+        ("p = softmax(A, 1)", {"A": "C x D"}, derivtex.ParseError,
+         "softmax() takes 1 argument(s), got 2", 4, "softmax(Z, axis) is not supported yet"),
         ("p = softmax(s)", {"s": "1"}, derivtex.ShapeError, "softmax() takes a vector", 4, "W x"),
         ("y = x.^s", {"x": "D", "s": "1"}, derivtex.ParseError,
          "an elementwise power .^ needs a numeric exponent", 7, "exp(y .* log(x))"),

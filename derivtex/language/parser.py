@@ -340,7 +340,9 @@ class _Parser:
                 tok,
                 hint="separate arguments with commas, e.g. hadamard(x, z)"
                 if n_args == 2
-                else f"give {tok.text}() one argument, e.g. {tok.text}(x)",
+                else _AXIS_HINT.get(
+                    tok.text, f"give {tok.text}() one argument, e.g. {tok.text}(x)"
+                ),
             )
         return n.Call(tok.text, tuple(args), span)
 
@@ -350,6 +352,12 @@ def _closest_function(name: str) -> list[str]:
     swapped = [f for f in FUNCTIONS if len(f) == len(name) and sorted(f) == sorted(name)]
     return swapped[:1] or difflib.get_close_matches(name, FUNCTIONS, n=1)
 
+
+# A second argument to these would be an axis, which the language has not got yet.
+_AXIS_HINT = {
+    f: f"{f}(Z, axis) is not supported yet (planned); apply {f} to a vector, e.g. {f}(W x)"
+    for f in ("softmax", "log_softmax", "logsumexp", "sum", "mean")
+}
 
 _PRODUCT_OPS = {"*": "matmul", "@": "matmul", ".*": "hadamard", "/": "/", "./": "./"}
 
