@@ -509,3 +509,13 @@ def test_a_divisor_that_is_always_zero_is_unsupported_not_a_bug() -> None:
 def test_denominator_layout_does_not_transpose_symmetric_factors(text, wrt, shapes, latex) -> None:
     d = derivtex.derive(text, wrt=wrt, shapes=shapes, layout="denominator")
     assert d.latex() == latex
+
+
+def test_relu_is_sampled_away_from_its_kink_too() -> None:
+    d = derivtex.derive("y = relu(W x)", wrt="x", shapes={"W": "C x D", "x": "D"})
+    assert any("relu" in note for note in d.derivative.notes)
+    rng = np.random.default_rng(3)
+    size = {sympy.Symbol(s, positive=True, integer=True): 5 for s in "CD"}
+    for _ in range(20):
+        values = V.random_values(d.graph, size, rng)
+        assert np.abs(values["W"] @ values["x"]).min() >= 0.05

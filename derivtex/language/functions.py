@@ -82,7 +82,7 @@ ELEMENTWISE: dict[str, Elementwise] = {
         Elementwise("log", sympy.log, np.log, positive_domain=True),
         Elementwise("tanh", sympy.tanh, np.tanh),
         Elementwise("sigmoid", sigmoid, _sigmoid),
-        Elementwise("relu", relu, lambda u: np.maximum(u, 0.0)),
+        Elementwise("relu", relu, lambda u: np.maximum(u, 0.0), kink=True),
         Elementwise("softplus", softplus, lambda u: np.logaddexp(0.0, u)),
         Elementwise("sin", sympy.sin, np.sin),
         Elementwise("cos", sympy.cos, np.cos),
