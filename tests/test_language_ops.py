@@ -519,3 +519,14 @@ def test_relu_is_sampled_away_from_its_kink_too() -> None:
     for _ in range(20):
         values = V.random_values(d.graph, size, rng)
         assert np.abs(values["W"] @ values["x"]).min() >= 0.05
+
+
+def test_sizes_and_tensors_of_one_name_do_not_mix() -> None:
+    """A size n beside a scalar n, and a norm the tool would have named n."""
+    d = derivtex.derive("L = mean(X) + n", wrt="X", shapes={"X": "n x D", "n": "1"})
+    np.testing.assert_allclose(d.evaluate({"X": np.ones((2, 3)), "n": 7.0}), np.full((2, 3), 1 / 6))
+    d = derivtex.derive("y = x / norm(x) / n", wrt="x", shapes={"x": "n"})
+    assert "n" not in [df.name for df in d.graph.definitions if df.auto]
+    x = np.array([0.5, -1.0, 2.0])
+    want = (np.eye(3) - np.outer(x, x) / (x @ x)) / np.linalg.norm(x) / 3
+    np.testing.assert_allclose(d.evaluate({"x": x}), want)

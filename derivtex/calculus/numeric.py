@@ -72,10 +72,20 @@ def eval_graph(graph: ir.Graph, env: dict[str, Any], backend=NUMPY) -> dict[str,
     """Values of every definition (2-D), added to a copy of the inputs' values."""
     env = dict(env)
     for dim, size in _sizes(graph, env).items():  # x / N reads N's value here
-        env.setdefault(str(dim), backend.scalar(size))
+        env[size_key(dim)] = backend.scalar(size)
     for definition in graph.definitions:
         env[definition.name] = eval_op(definition.op, env, backend)
     return env
+
+
+def size_key(dim: sympy.Symbol) -> str:
+    """Where a size's value is kept in an environment: never a tensor's name (no '#' in names)."""
+    return f"#{dim.name}"
+
+
+def _key(symbol: sympy.Symbol) -> str:
+    """The environment key of a symbol: sizes are integer symbols, tensors' names are plain."""
+    return size_key(symbol) if symbol.is_integer else symbol.name
 
 
 def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
@@ -90,7 +100,8 @@ def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
 
 def _size(expr: sympy.Expr, env: dict[str, Any], b) -> Any:
     """A size expression (N, N D) with the sizes filled in from env."""
-    return expr.xreplace({s: sympy.Integer(int(b.entry(env[s.name]))) for s in expr.free_symbols})
+    sizes = {s: sympy.Integer(int(b.entry(env[size_key(s)]))) for s in expr.free_symbols}
+    return expr.xreplace(sizes)
 
 
 def _entrywise(op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, Any], b, combine) -> Any:
@@ -182,7 +193,7 @@ def _atom_array(atom, position: dict, shape: tuple, env: dict) -> np.ndarray:
         a, b = (_position(x, position, shape) for x in atom.args)
         return (a == b).astype(float)
     if isinstance(atom, sympy.Symbol):
-        return np.full(shape, float(np.asarray(env[atom.name]).reshape(-1)[0]))
+        return np.full(shape, float(np.asarray(env[_key(atom)]).reshape(-1)[0]))
     value = env[str(atom.base.label)]
     pos = [_position(x, position, shape) - 1 for x in atom.indices]
     if len(pos) == 1:
@@ -249,7 +260,7 @@ def _bound(function: sympy.Lambda, env: dict, dims: Dims, b) -> sympy.Lambda:
     """A function body's other values filled in: exp(d - s) with s = logsumexp(z) known."""
     (var,) = function.variables
     free = function.expr.free_symbols - {var}
-    values = {s: b.entry(env[s.name]) for s in free if s.name in env}
+    values = {s: b.entry(env[_key(s)]) for s in free if _key(s) in env}
     return function.xreplace({**dims, **values}) if free else function
 
 
@@ -270,7 +281,7 @@ def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
         a: b.entry(_wrapped_value(a, env, dims, b))
         for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, mexpr.LogSumExp, sympy.Trace)
     }
-    values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
+    values.update({s: b.entry(env[_key(s)]) for s in expr.free_symbols if _key(s) in env})
     if b is not NUMPY:
         return expr.xreplace(values).xreplace(dims)
     values.update(dims)

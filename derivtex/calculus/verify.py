@@ -100,7 +100,7 @@ def _index_env(graph: ir.Graph, env: dict) -> dict:
     mapping: dict = {}
     for name, value in env.items():
         if name not in graph.names:
-            continue  # a size, such as N in x / N
+            continue  # a size, such as N in x / N (kept as "#N")
         shape = graph.shape_of(name)
         if shape.is_scalar:
             mapping[sympy.Symbol(name)] = value[0, 0]

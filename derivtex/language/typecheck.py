@@ -59,6 +59,7 @@ class _Lowerer:
         self.taken = set(inputs) | {s.target for s in program.statements}
         self.named_ops: dict[ir.Op, str] = {}
         self.dims = {str(d): d for s in inputs.values() for d in (s.rows, s.cols) if d.is_Symbol}
+        self.taken |= set(self.dims)  # the tool's names never hide a size: x / norm(x) / n
 
     # -- errors --------------------------------------------------------------------------------
     def text(self, node: n.Node) -> str:
