@@ -59,3 +59,4 @@ def test_builds_to_pdf_with_every_section(tmp_path: Path) -> None:
         assert title in flat
     assert flat.count("Verified: exact check") == len(TITLES)
     assert "softmax" in flat and "diag" in flat
+    assert flat.count("Verified") >= len(TITLES)
