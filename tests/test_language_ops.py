@@ -530,3 +530,49 @@ def test_sizes_and_tensors_of_one_name_do_not_mix() -> None:
     x = np.array([0.5, -1.0, 2.0])
     want = (np.eye(3) - np.outer(x, x) / (x @ x)) / np.linalg.norm(x) / 3
     np.testing.assert_allclose(d.evaluate({"x": x}), want)
+
+
+# -- plan --json: srepr of the new sympy classes evaluates back ------------------------------------
+def _math_fields(value: object):
+    if isinstance(value, sympy.Basic):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _math_fields(item)
+
+
+@pytest.mark.parametrize(
+    ("text", "wrt", "shapes"),
+    [
+        ("L = -sum(t .* log(softmax(W x)))", "W", MATRIX),
+        ("y = abs(x) ./ (1 + x.^2) + sign(x)", "x", {"x": "D"}),
+        ("s = logsumexp(W x) / N", "x", {"W": "C x D", "x": "D", "N": "1"}),
+        ("Y = X W + 1 b^T; L = mean(Y)", "b", BATCH),
+        ("y = diag(A) + 1^T A x", "x", {"A": "D x D", "x": "D"}),
+    ],
+)  # fmt: skip
+def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+    from derivtex.calculus import mexpr
+    from derivtex.language import functions as F
+    from derivtex.rendering.printer import _Verbatim
+
+    namespace = {
+        **vars(sympy),
+        "Str": sympy.core.symbol.Str,
+        "ElementwiseApplyFunction": ElementwiseApplyFunction,
+        "DiagMatrix": DiagMatrix,
+        "DiagonalOf": DiagonalOf,
+        "_Verbatim": _Verbatim,
+        **{n: getattr(F, n) for n in ("absval", "signum", "sigmoid", "relu", "softplus")},
+        **{n: getattr(mexpr, n) for n in ("Norm", "Scalar", "SumOf", "Slice", "LogSumExp",
+                                          "SoftmaxOf", "ElementwiseDivide")},
+    }  # fmt: skip
+    d = derivtex.derive(text, wrt=wrt, shapes=shapes)
+    for step in d.steps:
+        for name in step.__slots__:
+            for value in _math_fields(getattr(step, name)):
+                rebuilt = eval(sympy.srepr(value), namespace)  # noqa: S307 - our own srepr
+                assert rebuilt == value or sympy.srepr(rebuilt) == sympy.srepr(value), name
