@@ -351,6 +351,8 @@ def test_divisors_are_sampled_away_from_zero() -> None:
         ("y = diag(A)", {"A": "C x D"}, derivtex.ShapeError,
          "diag() takes a vector or a square matrix", 4, "diag(x)"),
         ("y = I_Q x", {"x": "D"}, derivtex.ShapeError, "the identity's size 'Q'", 4, "I_D"),
+        ("y = I_hat x", {"x": "D"}, derivtex.UndeclaredNameError, "'I_hat' has no declared", 4,
+         "declare it"),
         ("y = eye(x) x", {"x": "D"}, derivtex.ShapeError, "eye() takes a size", 4, "eye(D)"),
         ("y = x + 1^T", {"x": "D"}, derivtex.ShapeError,
          "1^T, the ones row, takes its length from a product", 8, "1^T x"),

@@ -31,7 +31,8 @@ AUTO_NAMES = {
     "softmax": "pqh",
     "lse": "lh",
 }
-_IDENTITY = re.compile(r"I_([A-Za-z][A-Za-z0-9]*|[0-9]+)")
+# I_D, I_3; I_hat stays an ordinary name (an undeclared one, unless declared).
+_IDENTITY = re.compile(r"I_([A-Z][A-Za-z0-9]*|[0-9]+)")
 
 
 def extent(node: n.Node) -> tuple[int, int]:
