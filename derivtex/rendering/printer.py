@@ -15,7 +15,15 @@ from sympy.printing.precedence import PRECEDENCE
 from derivtex.options import VectorStyle
 
 if TYPE_CHECKING:
-    from derivtex.calculus.mexpr import Norm, Scalar, Slice, SumOf
+    from derivtex.calculus.mexpr import (
+        ElementwiseDivide,
+        LogSumExp,
+        Norm,
+        Scalar,
+        Slice,
+        SoftmaxOf,
+        SumOf,
+    )
     from derivtex.language import ir
 
 KINDS = ("scalar", "vector", "matrix")
@@ -40,6 +48,10 @@ FUNCTION_LATEX = {
     "relu": r"\operatorname{relu}",
     "relu_prime": r"\operatorname{relu}'",
     "softplus": r"\operatorname{softplus}",
+    "signum": r"\operatorname{sign}",
+    "asin": r"\arcsin",
+    "acos": r"\arccos",
+    "atan": r"\arctan",
 }
 
 _ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
@@ -225,6 +237,30 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _print_SumOf(self, expr: SumOf) -> str:
         return r"\operatorname{sum}\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_LogSumExp(self, expr: LogSumExp) -> str:
+        return r"\operatorname{logsumexp}\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_SoftmaxOf(self, expr: SoftmaxOf) -> str:
+        return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
+
+    def _print_ElementwiseDivide(self, expr: ElementwiseDivide) -> str:
+        # The Matrix Cookbook's and matrixcalculus.org's sign for entrywise division.
+        level = PRECEDENCE["Pow"]
+        return r" \oslash ".join(self.parenthesize(a, level, strict=True) for a in expr.args)
+
+    def _print_DiagonalOf(self, expr: sympy.Basic) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_HadamardPower(self, expr: sympy.HadamardPower) -> str:
+        # The Matrix Cookbook's x^{\circ 3}: \circ beside \odot for the product would blur.
+        base = self._print(expr.base)
+        base = self.parenthesize_super(base) if _is_atomic(expr.base) else rf"\left({base}\right)"
+        return rf"{base}^{{\circ {self._print(expr.exp)}}}"
+
+    def _print_absval(self, expr: sympy.Function, exp: str | None = None) -> str:
+        tex = rf"\left|{self._print(expr.args[0])}\right|"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
 
     def _print_Slice(self, expr: Slice) -> str:
         return ":"
