@@ -49,7 +49,9 @@ def write_out(rhs: sympy.Expr, wrt: sympy.Expr) -> Written | None:
     return Written(tuple(terms), tuple(signs), tuple(gaps), marked)
 
 
-def _could_hold(term: sympy.Basic, wrt: sympy.Expr, excluded: dict | None = None) -> bool:
+def _could_hold(
+    term: sympy.Basic, wrt: sympy.Expr, excluded: dict | None = None, bound: frozenset = frozenset()
+) -> bool:
     """Whether an entry of wrt's tensor with a summed index (x_k) may equal wrt inside the term.
 
     An index a SumExcept keeps off wrt's value (sum over q != 7 of x_q) is safe.
@@ -60,16 +62,23 @@ def _could_hold(term: sympy.Basic, wrt: sympy.Expr, excluded: dict | None = None
     if isinstance(term, SumExcept):
         for indices, values, _ in term.limits:
             excluded[tuple(indices)] = tuple(values)
+            bound |= set(indices)
             if len(indices) == 1:
                 excluded[indices[0]] = values[0]
+    if isinstance(term, sympy.Sum):
+        bound |= {lim[0] for lim in term.limits}
     if isinstance(term, sympy.Indexed):
         if excluded.get(tuple(term.indices)) == tuple(wrt.indices):
             return False  # the pair (j,k) kept off (7,8) together
-        return term.base == wrt.base and term != wrt and all(
-            a == c or (not a.is_Integer and excluded.get(a) != c)
-            for a, c in zip(term.indices, wrt.indices, strict=True)
+        return (
+            term.base == wrt.base
+            and term != wrt
+            and all(
+                a == c or (a in bound and excluded.get(a) != c)
+                for a, c in zip(term.indices, wrt.indices, strict=True)
+            )
         )
-    return any(_could_hold(a, wrt, excluded) for a in term.args)
+    return any(_could_hold(a, wrt, excluded, frozenset(bound)) for a in term.args)
 
 
 def _parts(rhs: sympy.Expr) -> tuple[sympy.Expr, ...]:
@@ -201,13 +210,13 @@ def rule(term: sympy.Expr, wrt: sympy.Expr) -> str:
     if isinstance(term, sympy.Sum | SumExcept):
         return rule(term.args[0], wrt)
     if term == wrt:
-        return "the term is the variable itself"
+        return "identity (the term is the variable)"
     factors = [f for f in sympy.Mul.make_args(term) if f.has(wrt)]
     if len(factors) > 1:
         return "product rule"
     (factor,) = factors
     if factor == wrt:
-        return "constant factor"
+        return "constant-factor rule"
     if isinstance(factor, sympy.Pow):
         return "power rule" if factor.base == wrt else "power rule and chain rule"
     if isinstance(factor, sympy.Function):

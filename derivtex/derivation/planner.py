@@ -151,16 +151,14 @@ def plan(
     found: list = [formula]
     chain = chain_steps(d, formula, *worked)
     found += chain or expansion(d, formula, *worked)
-    tensor = tensor_structure(d, *worked)
+    batch = batch_rows(d)
+    tensor = None if batch else tensor_structure(d, *worked, zero_from=start)
     zero = _zero_entry(d, start)
     if zero is not None and tensor is None:
         found.append(sparsity(d, zero, worked))
     found.append(generalization(d, *worked))
-    for step in (elementwise(d), batch_rows(d)):
-        if step is not None:
-            found.append(step)
-    batch = any(isinstance(s, S.BatchRows) for s in found)
-    if not batch:
+    found += [step for step in (elementwise(d), batch) if step is not None]
+    if batch is None:
         found.append(tensor or jacobian_assembly(d))
     found.append(summary(d, report))
     keep = OPTIONAL if only is None else frozenset(only)
