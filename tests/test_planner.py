@@ -41,6 +41,7 @@ import derivtex
 from derivtex.calculus import mexpr
 from derivtex.cli import main as cli_main
 from derivtex.derivation import steps as S
+from derivtex.derivation.stepmath import SumExcept  # read by the test's own evaluator only
 from derivtex.language import functions as F
 
 Values = dict[str, np.ndarray]
@@ -76,11 +77,40 @@ def canon(e: sympy.Basic, depth: int = 0) -> sympy.Basic:
     return e.func(*args)
 
 
+def _sum_except_written_out(e: SumExcept) -> sympy.Expr:
+    """A sum that leaves out some index values, written out term by term (sizes concrete).
+
+    The test's own reading of SumExcept's arguments, (function, (indices, left-out values,
+    sizes), ...): every combination of values of each limit's indices but the left-out one.
+    """
+    function, limits = e.args[0], e.args[1:]
+    choices = []
+    for indices, values, sizes in limits:
+        assert len(indices) == len(values) == len(sizes), e
+        ranges = [range(1, int(s) + 1) for s in sizes]
+        left_out = tuple(int(v) for v in values)
+        choices.append(
+            [(tuple(indices), c) for c in itertools.product(*ranges) if c != left_out]
+        )
+    total = sympy.Integer(0)
+    for combo in itertools.product(*choices):
+        mapping = {k: v for indices, c in combo for k, v in zip(indices, c, strict=True)}
+        total += function.xreplace(mapping)
+    return total
+
+
+def explicit_sums(e: sympy.Basic) -> sympy.Basic:
+    """Every Sum and every SumExcept written out (the sizes must be concrete already)."""
+    while e.atoms(SumExcept):
+        innermost = [a for a in e.atoms(SumExcept) if not a.args[0].atoms(SumExcept)]
+        e = e.xreplace({a: _sum_except_written_out(a) for a in innermost})
+    return e.replace(lambda a: isinstance(a, Sum), lambda a: a.doit())
+
+
 def concrete(e: sympy.Basic, n: int = 9) -> sympy.Basic:
     """Every symbolic size set to n and every sum written out."""
     sizes = {s: n for s in e.free_symbols if s.is_positive and s.is_integer}
-    e = e.xreplace(sizes)
-    return e.replace(lambda a: isinstance(a, Sum), lambda a: a.doit())
+    return explicit_sums(sympy.sympify(e).xreplace(sizes))
 
 
 def same(got: sympy.Basic | None, want: sympy.Basic | None) -> bool:
@@ -168,7 +198,7 @@ def scalar_value(expr: sympy.Basic, env: Mapping[str, np.ndarray], sizes: Mappin
         lambda a: isinstance(a, mexpr.Norm | mexpr.Scalar | mexpr.SumOf | sympy.Trace),
         lambda a: sympy.Float(_wrapped(a, env, sizes)),
     )
-    e = e.replace(lambda a: isinstance(a, Sum), lambda a: a.doit())
+    e = explicit_sums(e)
     e = e.replace(F.sigmoid, lambda u: 1 / (1 + sympy.exp(-u)))
     e = e.replace(F.sigmoid_prime, lambda u: sympy.exp(-u) / (1 + sympy.exp(-u)) ** 2)
     subs = {a: sympy.Float(_value_of(a, env)) for a in e.atoms(Indexed)}
@@ -276,28 +306,39 @@ class Case:
         shape = free_dims(self.out_shape, self.sizes) + free_dims(self.shapes[self.wrt], self.sizes)
         return jac.reshape(shape)
 
-    @cached_property
-    def env(self) -> dict[str, np.ndarray]:
-        """Every input and every named intermediate the steps mention, as 2-D arrays."""
+    def definitions(self) -> list:
+        """(name, matrix expression) of every intermediate a step names."""
+        return _all_definitions(self)
+
+    def env_for(self, values: Values) -> dict[str, np.ndarray]:
+        """The inputs (as 2-D arrays) and every named intermediate computed from them."""
         env = {}
         for name, text in self.shapes.items():
             rows, cols = parse_shape(text)
-            env[name] = np.asarray(self.values[name], dtype=float).reshape(
+            env[name] = np.asarray(values[name], dtype=float).reshape(
                 size_of(rows, self.sizes), size_of(cols, self.sizes)
             )
-        for name, value in (self.named(self.values) if self.named else {}).items():
-            env[name] = np.asarray(value, dtype=float).reshape(-1, 1)
-        defs = [pair for s in self.steps if s.kind == "component_formula" for pair in s.definitions]
-        defs += [pair for s in self.steps if s.kind == "chain_rule" for pair in s.intermediates]
-        pending = list(defs)
+        pending = list(dict.fromkeys(self.definitions()))
         while pending:
             ready = [(n, e) for n, e in pending if _names(e) <= set(env)]
             assert ready, f"cannot evaluate the definitions {pending}"
             for name, expr in ready:
                 env[str(name.name)] = matrix_value(expr, env, self.dims)
             pending = [p for p in pending if p not in ready]
-        out = np.asarray(self.forward(self.values), dtype=float)
+        out = np.asarray(self.forward(values), dtype=float)
         env.setdefault(self.d.output, out.reshape(-1, 1) if out.ndim < 2 else out)
+        return env
+
+    @cached_property
+    def env(self) -> dict[str, np.ndarray]:
+        """Every input and every named intermediate the steps mention, as 2-D arrays."""
+        env = self.env_for(self.values)
+        # the request's own intermediates, computed in numpy, agree with the steps' definitions
+        for name, value in (self.named(self.values) if self.named else {}).items():
+            want = np.asarray(value, dtype=float).reshape(-1, 1)
+            if name in env:
+                close(env[name], want, f"the definition of {name}")
+            env[name] = want
         return env
 
     def num(self, expr: sympy.Basic) -> float:
@@ -340,8 +381,14 @@ def check_plan_shape(case: Case) -> None:
     assert names, "no steps"
     assert names[0] == "component_formula" and names[-1] == "summary", names
     assert set(names) <= set(S.KINDS)
-    singles = [n for n in names if n != "chain_rule"]
+    singles = [n for n in names if n not in ("chain_rule", "local_derivative")]
     assert len(singles) == len(set(singles)), names
+    # local derivatives come in front of the chain rule that uses them, the chain before the rest
+    if "chain_rule" in names:
+        first = names.index("local_derivative")
+        last = len(names) - 1 - names[::-1].index("chain_rule")
+        assert set(names[first : last + 1]) == {"local_derivative", "chain_rule"}, names
+        assert names[last - 1] == "local_derivative" and names[first + 1] != "chain_rule", names
 
 
 def check_component_formula(case: Case, out: tuple, wrt: tuple) -> None:
@@ -379,46 +426,110 @@ def _order(v) -> float:
     return float(v) if v.is_Integer else float("inf")
 
 
-def check_expansion(case: Case) -> None:
-    f = one(case.steps, "component_formula")
-    e, p = one(case.steps, "sum_expansion"), one(case.steps, "term_partial")
-    total = f.rhs
-    assert isinstance(total, Sum) and len(total.limits) == 1, total
-    var, _, upper = total.limits[0]
-    _, wrt_idx = entries_of(f.wrt_entry)
-    shown = _summand_values(total, e.terms, wrt_idx)
-    assert e.lhs == f.lhs
-    # first, marked, last: the sum from 1 to its upper limit, the wrt component visible
-    assert shown[0] == 1 and shown[-1] == upper, shown
-    order = [_order(v) for v in shown]
-    assert order == sorted(set(order)), shown
-    holds = [n for n, t in enumerate(e.terms) if f.wrt_entry in t.atoms(Indexed, sympy.Symbol)]
-    assert holds == [e.marked], (holds, e.marked)
-    skipped = [b - a > 1 for a, b in zip(order, order[1:], strict=False)]
-    assert tuple(n for n, gap in enumerate(skipped) if gap) == tuple(e.gaps), (shown, e.gaps)
-    # at a concrete size the shown terms and the hidden ones add up to the component formula
-    n_size = SIZE + 1
-    upper_n = int(upper.xreplace({s: n_size for s in upper.free_symbols}))
-    written = concrete(total, n_size)
-    explicit = sympy.Add(*(total.function.xreplace({var: v}) for v in range(1, upper_n + 1)))
-    assert sympy.expand(concrete(explicit, n_size) - written) == 0
-    args = set(sympy.Add.make_args(sympy.expand(written)))
-    for t in e.terms:
-        assert sympy.expand(concrete(t, n_size)) in args, t
-    # term by term: sympy.diff of each displayed term; only the marked one survives
-    assert p.lhs == partial(f.lhs, f.wrt_entry) and p.wrt_entry == f.wrt_entry
-    assert p.terms == e.terms and p.gaps == e.gaps and p.marked == e.marked
-    diffs = [sympy.diff(concrete(t, n_size), f.wrt_entry) for t in e.terms]
-    for n, (shown_p, dt) in enumerate(zip(p.partials, diffs, strict=True)):
-        if n == e.marked:
-            assert shown_p == partial(e.terms[n], f.wrt_entry)
-            assert same(shown_p.doit(), p.result)
+EXPAND = 10  # the size at which written-out sums are checked: past every example index + 1
+
+
+def _at_size(e: sympy.Basic) -> sympy.Basic:
+    return sympy.expand(concrete(e, EXPAND))
+
+
+def _summed_part(part: sympy.Expr) -> tuple[sympy.Expr, Sum] | None:
+    """(coefficient, the sum) of a part that is one sum over a single index: 2 sum_j r_j^2."""
+    sums = [a for a in sympy.Mul.make_args(part) if isinstance(a, Sum)]
+    if len(sums) != 1 or len(sums[0].limits) != 1:
+        return None
+    coeff = sympy.Mul(*(a for a in sympy.Mul.make_args(part) if a is not sums[0]))
+    return coeff, sums[0]
+
+
+def _enumerated_values(parts: list, terms: tuple, signs: tuple) -> dict[int, list[tuple]]:
+    """Which shown terms are a single-index sum's summand at one value: {part: [(pos, v)]}."""
+    found: dict[int, list[tuple]] = {}
+    for pos, (term, sign) in enumerate(zip(terms, signs, strict=True)):
+        have = _at_size(sign * term)
+        for n, part in enumerate(parts):
+            split = _summed_part(part)
+            if split is None:
+                continue
+            coeff, total = split
+            k, lo, hi = total.limits[0]
+            assert lo == 1, total
+            for v in [*range(1, EXPAND), hi]:
+                if _at_size(coeff * total.function.xreplace({k: v})) == have:
+                    found.setdefault(n, []).append((pos, v))
+                    break
+            else:
+                continue
+            break
+    return found
+
+
+def check_expansion(
+    lhs: sympy.Expr,
+    rhs: sympy.Expr,
+    wrt_entry: sympy.Expr,
+    e: S.SumExpansion,
+    p: S.TermPartial,
+    example_rhs: sympy.Expr,
+) -> None:
+    """A component formula lhs = rhs written out (e) and differentiated term by term (p).
+
+    At a concrete size: the shown terms and the terms hidden in the gaps add up to rhs; exactly
+    the marked terms have a nonzero partial (sympy.diff of the explicit terms), the hidden ones
+    none; the worked-out values are those partials, and their signed sum is the result.
+    """
+    assert e.lhs == lhs
+    n = len(e.terms)
+    assert n >= 1 and len(e.signs) == n and set(e.signs) <= {1, -1}, e
+    assert all(0 <= g < n - 1 for g in e.gaps) and list(e.gaps) == sorted(set(e.gaps)), e.gaps
+    # which terms stand for the summand of a single-index sum at one value, and which values
+    parts = list(sympy.Add.make_args(rhs)) if isinstance(rhs, sympy.Add) else [rhs]
+    enumerated = _enumerated_values(parts, e.terms, e.signs)
+    hidden: list[sympy.Expr] = []
+    gaps: list[int] = []
+    for n_part, shown in enumerated.items():
+        coeff, total = _summed_part(parts[n_part])
+        k, _, hi = total.limits[0]
+        positions, values = [a for a, _ in shown], [v for _, v in shown]
+        assert positions == list(range(positions[0], positions[-1] + 1)), shown
+        assert values[0] == 1 and values[-1] == hi, (total, values)  # first and last shown
+        order = [_order(v) for v in values]
+        assert order == sorted(set(order)), values
+        for q in range(len(values) - 1):
+            if not sympy.sympify(values[q + 1]).is_Integer or order[q + 1] - order[q] > 1:
+                gaps.append(positions[q])
+        # the values a gap hides, at the concrete size
+        top = int(sympy.sympify(hi).xreplace({s: EXPAND for s in sympy.sympify(hi).free_symbols}))
+        seen = {top if v == hi else int(v) for v in values}
+        hidden += [coeff * total.function.xreplace({k: v}) for v in range(1, top + 1) if v not in seen]
+    assert tuple(sorted(gaps)) == tuple(e.gaps), (e.terms, gaps, e.gaps)
+    # the shown terms, with their signs, and the hidden ones are the formula
+    written = sum((s * t for s, t in zip(e.signs, e.terms, strict=True)), sympy.Integer(0))
+    assert _at_size(written + sympy.Add(*hidden) - rhs) == 0, (lhs, rhs, e.terms)
+    # marked: exactly the terms whose partial is not zero; hidden terms have none
+    diffs = [sympy.expand(sympy.diff(concrete(t, EXPAND), wrt_entry)) for t in e.terms]
+    assert tuple(m for m, dt in enumerate(diffs) if dt != 0) == tuple(e.marked), (e.terms, diffs)
+    assert e.marked, e.terms
+    for t in hidden:
+        assert sympy.diff(concrete(t, EXPAND), wrt_entry) == 0, t
+    # term by term
+    assert p.lhs == partial(lhs, wrt_entry) and p.wrt_entry == wrt_entry
+    assert (p.gaps, p.marked) == (e.gaps, e.marked)
+    assert len(p.partials) == len(p.signs) == n
+    for m in range(n):
+        if m in e.marked:
+            assert p.partials[m] == partial(e.terms[m], wrt_entry), p.partials[m]
+            assert p.signs[m] == e.signs[m]
         else:
-            assert shown_p == 0 and dt == 0, (n, e.terms[n], dt)
-    g = one(case.steps, "generalization")
-    assert same(sympy.Add(*diffs), p.result)
-    assert same(p.result, g.example_rhs)
-    assert same(p.result, case.index_at(g.rhs, entries_of(f.lhs)[1] + wrt_idx))
+            assert p.partials[m] == 0, p.partials[m]
+    assert len(p.values) == len(e.marked)
+    for m, value in zip(e.marked, p.values, strict=True):
+        assert _at_size(value - diffs[m]) == 0, (e.terms[m], value, diffs[m])
+    assert p.rules and all(isinstance(r, str) and r for r in p.rules)
+    assert len(p.rules) == len(set(p.rules))
+    mine = sympy.Add(*(e.signs[m] * diffs[m] for m in e.marked))
+    assert _at_size(p.result - mine) == 0, (p.result, mine)
+    assert same(p.result, example_rhs), (p.result, example_rhs)
 
 
 def check_generalization(case: Case, out: tuple, wrt: tuple) -> None:
@@ -428,6 +539,9 @@ def check_generalization(case: Case, out: tuple, wrt: tuple) -> None:
     assert same(g.rhs, d.index_result)
     assert same(g.example_rhs, case.index_at(g.rhs, out + wrt))
     close(case.num(g.example_rhs), case.jac_at(out + wrt), f"{g.example_lhs} = {g.example_rhs}")
+    # never generalized from a zero entry
+    assert g.example_rhs != 0 and not same(g.example_rhs, sympy.Integer(0)), g.example_rhs
+    assert case.jac_at(out + wrt) != 0, f"{g.example_lhs} is zero by finite differences"
     # the index form, evaluated by derivtex, is the Jacobian everywhere
     got = np.asarray(d.evaluate(case.values)).reshape(case.jacobian.shape)
     close(got, case.jacobian, "d.evaluate against finite differences")
@@ -616,52 +730,338 @@ def check_batch_rows(case: Case) -> None:
         matrix_close(case, b.row_rhs, want, f"row block {b.row_rhs}")
 
 
-def check_chain(case: Case) -> None:
-    d = case.d
-    chain = [s for s in case.steps if s.kind == "chain_rule"]
-    wrt_whole = _whole(case, d.wrt)
-    previous = _whole(case, d.output)
-    for n, c in enumerate(chain):
-        ((link, _),) = c.intermediates
-        assert str(link.name) in c.justification
-        assert c.rule_lhs == partial(previous, wrt_whole)
-        assert set(c.rule_rhs.args) == {partial(previous, link), partial(link, wrt_whole)}
-        out_e, wrt_e = derivative_parts(c.component_lhs)
-        assert entries_of(out_e)[0] == (
-            IndexedBase(previous.name) if entries_of(out_e)[1] else previous
+# -- finite differences of single entries ---------------------------------------------------------
+H = 1e-6
+
+
+def _position(env: Mapping[str, np.ndarray], e: sympy.Basic) -> tuple[str, tuple]:
+    """Where one component (x[7], W[2, 3], L) sits in its 2-D array in env."""
+    name, index = entries_of(e)
+    name = str(name.label) if isinstance(name, IndexedBase) else str(name)
+    arr = env[name]
+    pos = tuple(int(p) - 1 for p in index)
+    if len(pos) == 2:
+        return name, pos
+    if len(pos) == 1:
+        return name, np.unravel_index(pos[0], arr.shape)
+    return name, (0, 0)
+
+
+def _nudged(env: Mapping[str, np.ndarray], e: sympy.Basic, h: float) -> dict:
+    name, pos = _position(env, e)
+    arr = np.array(env[name], dtype=float)
+    arr[pos] += h
+    return {**env, name: arr}
+
+
+def fd_entry(f: Callable[[Mapping], float], env: Mapping, e: sympy.Basic) -> float:
+    """d f / d (one component e of env) by central differences."""
+    return (f(_nudged(env, e, H)) - f(_nudged(env, e, -H))) / (2 * H)
+
+
+def _free_shape(arr: np.ndarray) -> tuple[int, ...]:
+    return tuple(n for n in np.shape(arr) if n != 1)
+
+
+def _corners(shape: tuple[int, ...], *extra: tuple) -> list[tuple]:
+    """A few 1-based positions of an array: the first, the last, (2, 2, ...), and extra ones."""
+    found = [tuple(1 for _ in shape), tuple(shape), tuple(min(2, n) for n in shape)]
+    found += [tuple(int(v) for v in x) for x in extra if inside(x, shape)]
+    return list(dict.fromkeys(found))
+
+
+def _value_at(case: Case, values: Values, name: str, position: tuple) -> float:
+    """One component of the output or of an intermediate, computed from the inputs."""
+    if name == case.d.output:
+        out = np.asarray(case.forward(values), dtype=float)
+        out = out.reshape(free_dims(case.out_shape, case.sizes))
+    else:
+        out = case.env_for(values)[name]
+        out = out.reshape(_free_shape(out))
+    return float(out[tuple(p - 1 for p in position)])
+
+
+def jacobian_entry(case: Case, name: str, out: tuple, wrt: tuple) -> float:
+    """d name[out] / d wrt[wrt] by central differences, wrt being the derivation's input."""
+    if name == case.d.output:
+        return case.jac_at(out + wrt)
+    base = np.asarray(case.values[case.wrt], dtype=float)
+    shape = free_dims(case.shapes[case.wrt], case.sizes)
+
+    def moved(h: float) -> Values:
+        arr = base.copy()
+        arr.reshape(shape)[tuple(p - 1 for p in wrt)] += h
+        return {**case.values, case.wrt: arr}
+
+    return (_value_at(case, moved(H), name, out) - _value_at(case, moved(-H), name, out)) / (2 * H)
+
+
+# -- local derivatives and the chain rule ----------------------------------------------------------
+def _definition(case: Case, name: str) -> sympy.Basic | None:
+    return next((e for n, e in case.definitions() if str(n.name) == name), None)
+
+
+def _tensor_name(e: sympy.Basic) -> str:
+    base = entries_of(e)[0]
+    return str(base.label) if isinstance(base, IndexedBase) else str(base)
+
+
+def check_local(case: Case, s: S.LocalDerivative) -> None:
+    """d of / d by derived by the method; its index form against finite differences."""
+    assert re.fullmatch(r"L\d+", s.label), s.label
+    of_e, by_e = derivative_parts(s.lhs)
+    of, by = _tensor_name(of_e), _tensor_name(by_e)
+    of_idx, by_idx = entries_of(of_e)[1], entries_of(by_e)[1]
+    assert len(set(of_idx + by_idx)) == len(of_idx + by_idx), s.lhs  # distinct index names
+    assert _tensor_name(s.formula_lhs) == of and _tensor_name(s.wrt_entry) == by
+    f_out, f_by = entries_of(s.formula_lhs)[1], entries_of(s.wrt_entry)[1]
+    assert all(p.is_Integer for p in f_out + f_by), (s.formula_lhs, s.wrt_entry)
+    # its component formula holds
+    name, pos = _position(case.env, s.formula_lhs)
+    close(case.num(s.formula_rhs), case.env[name][pos], f"{s.formula_lhs} = {s.formula_rhs}")
+    if s.formula_cited:
+        f = one(case.steps, "component_formula")
+        assert f.lhs == s.formula_lhs and same(f.rhs, s.formula_rhs)
+    # the worked entry is the general form at the example, and it is not zero
+    assert s.example_lhs == partial(s.formula_lhs, s.wrt_entry)
+    at = dict(zip(of_idx + by_idx, f_out + f_by, strict=True))
+    assert same(s.example_rhs, s.rhs.xreplace(at)), (s.example_rhs, s.rhs, at)
+
+    def formula_value(env: Mapping) -> float:
+        return scalar_value(s.formula_rhs, env, case.dims)
+
+    fd = fd_entry(formula_value, case.env, s.wrt_entry)
+    close(case.num(s.example_rhs), fd, f"{s.example_lhs} = {s.example_rhs}")
+    assert s.example_rhs != 0 and fd != 0, s.example_lhs
+    # written out and differentiated term by term
+    if s.expansion is None:
+        assert s.partial is None
+    else:
+        assert s.partial is not None
+        check_expansion(
+            s.formula_lhs, s.formula_rhs, s.wrt_entry, s.expansion, s.partial, s.example_rhs
         )
-        assert entries_of(wrt_e)[1] == d.index.wrt_idx
-        if n == 0:
-            assert entries_of(out_e)[1] == d.index.out_idx
-        # summed over every component of the intermediate
-        total = c.component_rhs
+        close(case.num(s.partial.result), fd, f"{s.partial.lhs} = {s.partial.result}")
+    # the index form at a few positions: finite differences of the local map `of` of `by`
+    definition = _definition(case, of)
+    by_base = entries_of(by_e)[0]
+    by_shape = _free_shape(case.env[by])
+    if definition is None:  # the output: only its worked component has a formula
+        assert of == case.d.output, of
+        outs = [f_out]
+    else:
+        outs = _corners(_free_shape(case.env[of]), f_out)
+    for o in outs:
+        for w in _corners(by_shape, f_by):
+            w_e = by_base[w] if w else by_base
+            if definition is None:
+                want = fd_entry(formula_value, case.env, w_e)
+            else:
+
+                def local_map(env: Mapping, o: tuple = o) -> float:
+                    arr = matrix_value(definition, env, case.dims)
+                    return float(arr.reshape(_free_shape(arr))[tuple(p - 1 for p in o)])
+
+                want = fd_entry(local_map, case.env, w_e)
+            got = case.num(s.rhs.xreplace(dict(zip(of_idx + by_idx, o + w, strict=True))))
+            close(got, want, f"{s.lhs} = {s.rhs} at {o + w}")
+
+
+def check_chain(case: Case) -> None:
+    """Each chain rule uses only local derivatives derived (or chain rules stated) before it."""
+    d = case.d
+    wrt_whole = _whole(case, d.wrt)
+    earlier: dict[str, object] = {}
+    n_local = n_chain = 0
+    for step in case.steps:
+        if step.kind == "local_derivative":
+            n_local += 1
+            assert step.label == f"L{n_local}" and step.label not in earlier
+            check_local(case, step)
+            earlier[step.label] = step
+        elif step.kind == "chain_rule":
+            n_chain += 1
+            assert step.label == f"C{n_chain}" and step.label not in earlier
+            _check_chain_rule(case, step, earlier, wrt_whole)
+            earlier[step.label] = step
+    chain = [s for s in case.steps if s.kind == "chain_rule"]
+    if chain:  # the last one reaches the output
+        out_e, _ = derivative_parts(chain[-1].component_lhs)
+        assert _tensor_name(out_e) == d.output
+        assert chain[-1].component_lhs == partial(
+            _entry(d.output, d.index.out_idx), _entry(d.wrt, d.index.wrt_idx)
+        )
+    # every local derivative derived is used by a chain rule
+    cited = {cite for c in chain for _, _, cite in c.local}
+    assert {s.label for s in case.steps if s.kind == "local_derivative"} <= cited
+
+
+def _check_chain_rule(case: Case, c: S.ChainRule, earlier: dict, wrt_whole) -> None:
+    d = case.d
+    ((link, _),) = c.intermediates
+    assert str(link.name) in c.justification
+    out_e, wrt_e = derivative_parts(c.component_lhs)
+    name, out_idx = _tensor_name(out_e), entries_of(out_e)[1]
+    assert wrt_e == _entry(d.wrt, d.index.wrt_idx)
+    name_whole = _whole(case, name)
+    assert c.rule_lhs == partial(name_whole, wrt_whole)
+    assert set(c.rule_rhs.args) == {partial(name_whole, link), partial(link, wrt_whole)}
+    # summed over every component of the intermediate
+    link_dims = tuple(s for s in link.shape if s != 1)
+    total = c.component_rhs
+    if link_dims:
         assert isinstance(total, Sum)
         mids = tuple(v for v, _, _ in total.limits)
-        link_dims = tuple(s for s in link.shape if s != 1)
         assert tuple(hi for _, _, hi in total.limits) == link_dims
         assert all(lo == 1 for _, lo, _ in total.limits)
-        mid_e = IndexedBase(link.name)[mids]
-        local = dict(c.local)
-        assert set(local) == {partial(out_e, mid_e), partial(mid_e, wrt_e)}
-        assert set(total.function.args) == set(local)
-        if len(mids) == 1:
-            shown = _summand_values(total, c.expanded, ())
-            assert shown[0] == 1 and shown[-1] == link_dims[0]
-        # the local derivatives multiplied and summed are the result
-        summed = Sum(local[partial(out_e, mid_e)] * local[partial(mid_e, wrt_e)], *total.limits)
-        assert same(summed, c.result_index), (summed, c.result_index)
-        if n == 0:
-            assert same(c.result_index, d.index_result)
-            for position in _some_positions(case):
-                close(
-                    case.num(case.index_at(summed, position)),
-                    case.jac_at(position),
-                    f"chain rule at {position}",
-                )
-            if c.result is not None:
-                assert c.result == d.result
-                matrix_close(case, c.result, case.arranged(), f"chain-rule result {c.result}")
-        previous = link
+        mid_e, summand = IndexedBase(link.name)[mids], total.function
+    else:
+        mids, mid_e, summand = (), sympy.Symbol(str(link.name)), total
+    outer, inner = partial(out_e, mid_e), partial(mid_e, wrt_e)
+    assert summand.args == (outer, inner), summand.args
+    if len(mids) == 1:
+        shown = _summand_values(total, c.expanded, ())
+        assert shown[0] == 1 and shown[-1] == link_dims[0], shown
+        order = [_order(v) for v in shown]
+        assert order == sorted(set(order))
+        skips = [n for n in range(len(shown) - 1) if order[n + 1] - order[n] > 1]
+        assert tuple(skips) == tuple(c.gaps), (shown, c.gaps)
+    # each factor is cited from an earlier step that derived it
+    assert [lhs for lhs, _, _ in c.local] == [outer, inner], c.local
+    for lhs, rhs, cite in c.local:
+        assert cite in earlier, f"{lhs} cites {cite}, not derived before {c.label}"
+        source = earlier[cite]
+        if source.kind == "local_derivative":
+            assert source.lhs == lhs, (source.lhs, lhs)
+            assert same(source.rhs, rhs), (source.rhs, rhs)
+        else:
+            assert source.component_lhs == lhs, (source.component_lhs, lhs)
+            assert same(source.result_index, rhs), (source.result_index, rhs)
+    values = {lhs: rhs for lhs, rhs, _ in c.local}
+    product = values[outer] * values[inner]
+    substituted = Sum(product, *total.limits) if link_dims else product
+    assert same(c.substituted, substituted), (c.substituted, substituted)
+    # both the substituted sum and the result are the Jacobian, by finite differences
+    names = out_idx + d.index.wrt_idx
+    if name == d.output:
+        out_shape = free_dims(case.out_shape, case.sizes)
+    else:
+        out_shape = _free_shape(case.env[name])
+    wrt_shape = free_dims(case.shapes[d.wrt], case.sizes)
+    example = example_of(case)
+    for o in _corners(out_shape, example[0] if name == d.output else ()):
+        for w in _corners(wrt_shape, example[1]):
+            want = jacobian_entry(case, name, o, w)
+            at = dict(zip(names, o + w, strict=True))
+            what = f"{c.label} {c.component_lhs} at {o + w}"
+            close(case.num(c.substituted.xreplace(at)), want, f"{what}: {c.substituted}")
+            close(case.num(c.result_index.xreplace(at)), want, f"{what}: {c.result_index}")
+    if name == d.output:
+        assert same(c.result_index, d.index_result)
+        if d.matrix is not None:
+            assert c.result == d.result
+            matrix_close(case, c.result, case.arranged(), f"chain-rule result {c.result}")
+        else:
+            assert c.result is None
+    else:
+        assert c.result is None
+
+
+def _reads(case: Case, expr: sympy.Basic) -> set[str]:
+    """The named values an expression reads, through every definition, inputs included."""
+    found, todo = set(), set(_names(expr))
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        definition = _definition(case, name)
+        if definition is not None:
+            todo |= _names(definition)
+    return found
+
+
+def check_method(case: Case) -> None:
+    """Issue #10: the sum written out or a chain rule; one through every intermediate."""
+    present = set(kinds(case.steps))
+    chain = [s for s in case.steps if s.kind == "chain_rule"]
+    assert chain or {"sum_expansion", "term_partial"} <= present, kinds(case.steps)
+    links = {str(c.intermediates[0][0].name) for c in chain}
+    f = one(case.steps, "component_formula")
+    readers = [f.rhs] + [e for n, e in case.definitions() if str(n.name) in links]
+    for expr in readers:
+        for name in sorted(_entry_names(expr)):
+            definition = _definition(case, name)
+            if definition is not None and case.d.wrt in _reads(case, definition):
+                assert name in links, f"{name} gets no chain-rule step: {kinds(case.steps)}"
+
+
+def _entry_names(expr: sympy.Basic) -> set[str]:
+    """The tensors a component expression reads: x[3] -> x, L -> L."""
+    found = {str(a.base.label) for a in expr.atoms(Indexed)}
+    if isinstance(expr, MatrixExpr):
+        return found | _names(expr)
+    return found | {a.name for a in expr.atoms(sympy.Symbol) if not a.is_integer}
+
+
+def check_sparsity(case: Case) -> None:
+    """Zero entries shown (one zero, one nonzero) unless a tensor or batch step shows them."""
+    d, present = case.d, set(kinds(case.steps))
+    found = [s for s in case.steps if s.kind == "sparsity"]
+    has_zero = bool(np.any(case.jacobian == 0))
+    if present & {"tensor_structure", "batch_rows"}:
+        assert not found
+        return
+    assert bool(found) == has_zero, (kinds(case.steps), has_zero)
+    if not found:
+        return
+    (s,) = found
+    zo, zw = derivative_parts(s.zero_lhs)
+    assert (zo, zw) == (s.out_entry, s.zero_wrt)
+    zpos = entries_of(zo)[1] + entries_of(zw)[1]
+    assert inside(zpos, case.jacobian.shape), zpos
+    assert case.jac_at(zpos) == 0, f"{s.zero_lhs} is not zero by finite differences"
+    assert same(case.index_at(d.index_result, zpos), sympy.Integer(0))
+    no, nw = derivative_parts(s.nonzero_lhs)
+    npos = entries_of(no)[1] + entries_of(nw)[1]
+    assert inside(npos, case.jacobian.shape), npos
+    assert same(s.nonzero_rhs, case.index_at(d.index_result, npos))
+    close(case.num(s.nonzero_rhs), case.jac_at(npos), f"{s.nonzero_lhs} = {s.nonzero_rhs}")
+    assert s.nonzero_rhs != 0 and case.jac_at(npos) != 0, s.nonzero_lhs
+    # the nonzero entry is the one the derivation works with and generalizes from
+    if "generalization" in present:
+        assert s.nonzero_lhs == one(case.steps, "generalization").example_lhs
+
+
+def requested_example(case: Case) -> tuple[tuple, tuple]:
+    """The example asked for (the user's, else y_3 and x_7 / W_{7,8}, cut to the sizes)."""
+    d = case.d
+    given = {
+        k: (v,) if isinstance(v, int) else tuple(v) for k, v in (case.example or {}).items()
+    }
+
+    def default(start: tuple, dims: tuple) -> tuple:
+        return tuple(
+            min(a, int(n)) if n.is_Integer else a for a, n in zip(start, dims, strict=False)
+        )
+
+    out = given.get(d.output, default((3, 4), d.index.out_dims))
+    wrt = given.get(d.wrt, default((7, 8), d.index.wrt_dims))
+    return out, wrt
+
+
+def check_examples(case: Case) -> None:
+    """The requested example is worked when its entry is not zero; else it is shown as a zero."""
+    out, wrt = requested_example(case)
+    worked = example_of(case)
+    if case.jac_at(out + wrt) != 0:
+        assert worked == (out, wrt), (worked, (out, wrt))
+        return
+    assert worked != (out, wrt)
+    found = [s for s in case.steps if s.kind == "sparsity"]
+    if found:
+        d = case.d
+        assert found[0].zero_lhs == partial(_entry(d.output, out), _entry(d.wrt, wrt))
 
 
 def _some_positions(case: Case) -> list[tuple]:
@@ -700,8 +1100,12 @@ def check_elementwise(case: Case) -> None:
 def check_summary(case: Case) -> None:
     s, d = case.steps[-1], case.d
     assert s.kind == "summary"
-    assert s.lhs == partial(_whole(case, d.output), _whole(case, d.wrt))
-    assert s.result == d.result and s.index_result == d.index_result
+    if d.has_matrix_form:
+        assert s.lhs == partial(_whole(case, d.output), _whole(case, d.wrt))
+        assert s.result == d.result
+    else:  # no matrix form: the index form, with its indices on both sides
+        assert s.lhs == s.index_lhs and same(s.result, d.index_result)
+    assert s.index_result == d.index_result
     assert s.index_lhs == partial(_entry(d.output, d.index.out_idx), _entry(d.wrt, d.index.wrt_idx))
     assert s.has_matrix_form == d.has_matrix_form and s.layout == case.layout
     assert s.report is not None and s.report.exact
@@ -715,26 +1119,34 @@ def example_of(case: Case) -> tuple[tuple, tuple]:
     return entries_of(f.lhs)[1], entries_of(f.wrt_entry)[1]
 
 
-def check_all(case: Case) -> None:
-    """Every claim of every step that is present."""
+def check_all(case: Case, *, method: bool = True) -> None:
+    """Every claim of every step that is present; `method`: issue #10's steps are all there."""
     check_plan_shape(case)
     out, wrt = example_of(case)
     check_component_formula(case, out, wrt)
     present = set(kinds(case.steps))
     if "sum_expansion" in present or "term_partial" in present:
-        check_expansion(case)
+        f = one(case.steps, "component_formula")
+        e, p = one(case.steps, "sum_expansion"), one(case.steps, "term_partial")
+        example = case.index_at(case.d.index_result, out + wrt)
+        check_expansion(f.lhs, f.rhs, f.wrt_entry, e, p, example)
+        close(case.num(p.result), case.jac_at(out + wrt), f"{p.lhs} = {p.result}")
     if "generalization" in present:
         check_generalization(case, out, wrt)
     checks = {
         "jacobian_assembly": check_jacobian,
         "tensor_structure": check_tensor,
         "batch_rows": check_batch_rows,
-        "chain_rule": check_chain,
         "elementwise": check_elementwise,
     }
     for kind, check in checks.items():
         if kind in present:
             check(case)
+    check_chain(case)
+    check_sparsity(case)
+    check_examples(case)
+    if method:
+        check_method(case)
     check_summary(case)
 
 

@@ -12,6 +12,7 @@ from derivtex.calculus.mexpr import of_op
 from derivtex.derivation import steps as S
 from derivtex.derivation.components import (
     formula,
+    hidden,
     in_user_order,
     is_norm,
     nonzero_example,
@@ -30,7 +31,7 @@ LINK_EXAMPLE = (5, 6)  # the worked component of an intermediate (the output's i
 def link_of(d: Derivative, name: str) -> str | None:
     """The one intermediate through which `name` depends on wrt, if there is exactly one."""
     found = _frontier(d, name)
-    return next(iter(found)) if len(found) == 1 else None
+    return next(iter(found)) if len(found) == 1 and d.wrt not in found else None
 
 
 def _frontier(d: Derivative, name: str) -> set[str]:
@@ -38,15 +39,16 @@ def _frontier(d: Derivative, name: str) -> set[str]:
 
     A norm the tool named is looked through: the component formula writes it out as its sum.
     """
-    inputs = dict(d.graph.inputs)
     out: set[str] = set()
     for used in ir.names_used(d.graph.definition(name).op):
-        if used in inputs or d.wrt not in depends_on(d.graph, used):
+        if used == d.wrt:
+            out.add(used)  # read directly
+        elif used in dict(d.graph.inputs) or d.wrt not in depends_on(d.graph, used):
             continue
-        definition = d.graph.definition(used)
-        out |= _frontier(d, used) if definition.auto and is_norm(definition.op) else {used}
-    if out and d.wrt in ir.names_used(d.graph.definition(name).op):
-        out.add(d.wrt)  # wrt is read directly as well: no single link
+        elif d.graph.definition(used).auto and is_norm(d.graph.definition(used).op):
+            out |= _frontier(d, used)
+        else:
+            out.add(used)
     return out
 
 
@@ -102,7 +104,9 @@ def local_derivative(
     cited = main is not None and main.lhs == lhs and main.rhs == plain
     rhs = plain if cited else rhs
     rhs = in_user_order(rhs, d.graph.source)
-    found = term_by_term(lhs, rhs, wrt_entry, value(of_ex, by_ex), d.graph.source)
+    found = None
+    if not hidden(d, rhs, by):
+        found = term_by_term(lhs, rhs, wrt_entry, value(of_ex, by_ex), d.graph.source)
     return S.LocalDerivative(
         f"The local derivative of {of} by {by}, by the same steps: one component, its terms, "
         "then every index.",

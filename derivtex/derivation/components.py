@@ -15,6 +15,7 @@ from derivtex.derivation import steps as S
 from derivtex.derivation.expansion import partials, write_out
 from derivtex.derivation.stepmath import SumExcept, letters, partial, whole
 from derivtex.language import ir
+from derivtex.language.typecheck import depends_on
 
 # Index values tried, in order, for an example entry that is not zero.
 SEARCH = (7, 8, 2, 3, 1, 4, 5, 6)
@@ -151,6 +152,20 @@ def _order_key(source: str) -> Callable[[sympy.Basic], int]:
 
 
 # -- written out, then differentiated term by term ------------------------------------------------
+def hidden(d: Derivative, rhs: sympy.Expr, by: str) -> bool:
+    """Whether the formula names an intermediate that depends on `by` (then no term is constant)."""
+    names = {str(s) for s in rhs.free_symbols} | {
+        str(e.base.label) for e in rhs.atoms(sympy.Indexed)
+    }
+    return any(
+        n != by
+        and n in d.graph.names
+        and n not in dict(d.graph.inputs)
+        and by in depends_on(d.graph, n)
+        for n in names
+    )
+
+
 def term_by_term(
     lhs: sympy.Expr, rhs: sympy.Expr, wrt_entry: sympy.Expr, result: sympy.Expr, source: str
 ) -> tuple[S.SumExpansion, S.TermPartial] | None:

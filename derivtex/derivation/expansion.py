@@ -139,7 +139,7 @@ def _unit(e: sympy.Indexed, wrt: sympy.Indexed, summed: set) -> Unit | None:
         if a not in summed or assign.get(a, c) != c:
             return None
         assign[a] = c
-    return tuple(sorted(assign.items(), key=lambda kv: str(kv[0])))
+    return tuple(assign.items())  # in the order of the entry's indices
 
 
 def _disjoint(units: list[Unit]) -> bool:

@@ -14,6 +14,7 @@ from derivtex.derivation.chain import chain_steps, elementwise, link_of
 from derivtex.derivation.components import (
     definitions,
     formula,
+    hidden,
     in_user_order,
     nonzero_example,
     term_by_term,
@@ -66,6 +67,8 @@ def component_formula(d: Derivative, out: tuple, wrt: tuple) -> S.ComponentFormu
 
 def expansion(d: Derivative, formula: S.ComponentFormula, out: tuple, wrt: tuple) -> list:
     """The output's sum written out and differentiated term by term (no chain rule needed)."""
+    if hidden(d, formula.rhs, d.wrt):
+        return []  # an intermediate hides wrt: several paths, and no term can be read off
     found = term_by_term(
         formula.lhs, formula.rhs, formula.wrt_entry, at(d, out, wrt), d.graph.source
     )
