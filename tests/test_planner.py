@@ -1005,11 +1005,11 @@ def _entry_names(expr: sympy.Basic) -> set[str]:
 
 
 def check_sparsity(case: Case) -> None:
-    """Zero entries shown (one zero, one nonzero) unless a tensor or batch step shows them."""
+    """Zero entries shown (one zero, one nonzero) unless the tensor-structure step shows them."""
     d, present = case.d, set(kinds(case.steps))
     found = [s for s in case.steps if s.kind == "sparsity"]
     has_zero = bool(np.any(case.jacobian == 0))
-    if present & {"tensor_structure", "batch_rows"}:
+    if "tensor_structure" in present:
         assert not found
         return
     assert bool(found) == has_zero, (kinds(case.steps), has_zero)

@@ -107,6 +107,7 @@ def local_derivative(
     found = None
     if not hidden(d, rhs, by):
         found = term_by_term(lhs, rhs, wrt_entry, value(of_ex, by_ex), d.graph.source)
+    expansion, term_partial = found or (None, None)
     return S.LocalDerivative(
         f"The local derivative of {of} by {by}, by the same steps: one component, its terms, "
         "then every index.",
@@ -117,7 +118,8 @@ def local_derivative(
         rhs,
         cited,
         wrt_entry,
-        *(found or (None, None)),
+        expansion,
+        term_partial,
         partial(lhs, wrt_entry),
         in_user_order(value(of_ex, by_ex), d.graph.source),
     )
@@ -221,7 +223,7 @@ def _apply(lam: sympy.Lambda, m: sympy.Basic) -> sympy.Basic:
 
 def links(d: Derivative) -> list[tuple[str, str, tuple, tuple]]:
     """Each (name, link, name's indices, link's indices), from the output inward."""
-    out = []
+    out: list[tuple[str, str, tuple, tuple]] = []
     name, idx, names = d.output, d.index.out_idx, letters(d)
     while (link := link_of(d, name)) is not None and link != d.wrt and len(out) < 8:
         n = len(d.graph.shape_of(link).free_dims)
