@@ -79,10 +79,7 @@ def in_user_order(expr: sympy.Basic, source: str) -> sympy.Basic:
 
     def walk(e: sympy.Basic) -> sympy.Basic:
         if isinstance(e, sympy.Mul):
-            args = sorted(
-                (walk(a) for a in e.args),
-                key=lambda a: (not a.is_Number, not isinstance(a, sympy.KroneckerDelta), key(a)),
-            )
+            args = sorted((walk(a) for a in e.args), key=lambda a: (_rank(a), key(a)))
             return _unevaluated_mul(_chained(args))
         if isinstance(e, sympy.Add):
             args = sorted((walk(a) for a in e.args), key=key)
@@ -96,6 +93,15 @@ def in_user_order(expr: sympy.Basic, source: str) -> sympy.Basic:
         return e
 
     return walk(expr)
+
+
+def _rank(a: sympy.Basic) -> int:
+    """Numbers, then scalars, then deltas, then entries: 2 lambda delta_{i,k} w_j."""
+    if a.is_Number:
+        return 0
+    if isinstance(a, sympy.Symbol):
+        return 1
+    return 2 if isinstance(a, sympy.KroneckerDelta) else 3
 
 
 def _indices(a: sympy.Basic) -> tuple:
@@ -152,13 +158,15 @@ def _order_key(source: str) -> Callable[[sympy.Basic], int]:
 
 
 # -- written out, then differentiated term by term ------------------------------------------------
-def hidden(d: Derivative, rhs: sympy.Expr, by: str) -> bool:
-    """Whether the formula names an intermediate that depends on `by` (then no term is constant)."""
+def hidden(d: Derivative, rhs: sympy.Expr, by: str, held: tuple[str, ...] = ()) -> bool:
+    """Whether the formula names an intermediate that depends on `by` (then no term is constant);
+    `held` intermediates are held fixed, so they count as constants."""
     names = {str(s) for s in rhs.free_symbols} | {
         str(e.base.label) for e in rhs.atoms(sympy.Indexed)
     }
     return any(
         n != by
+        and n not in held
         and n in d.graph.names
         and n not in dict(d.graph.inputs)
         and by in depends_on(d.graph, n)

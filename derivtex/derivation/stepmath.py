@@ -85,3 +85,17 @@ class SumExcept(sympy.Expr):
             full = sympy.Sum(out, *((k, 1, d) for k, d in zip(indices, sizes, strict=True)))
             out = full.doit(**hints) - out.xreplace(dict(zip(indices, values, strict=True)))
         return out
+
+
+class Held(sympy.Expr):
+    """A partial derivative taken with some intermediates held fixed: (d L / d w_i) at fixed r."""
+
+    is_commutative = True
+
+    @property
+    def derivative(self) -> sympy.Expr:
+        return self.args[0]
+
+    @property
+    def held(self) -> tuple:
+        return self.args[1:]

@@ -231,6 +231,11 @@ class DerivtexLatexPrinter(LatexPrinter):
             term = rf"\left({term}\right)"
         return " ".join(signs) + " " + term
 
+    def _print_Held(self, expr: sympy.Basic) -> str:
+        # A partial with intermediates held fixed: \left. dL/dw \right|_{r}.
+        held = ", ".join(self._print(h) for h in expr.args[1:])
+        return rf"\left.{self._print(expr.args[0])}\right|_{{{held}}}"
+
     def _print_Scalar(self, expr: Scalar) -> str:
         return r"\left(" + self._print(expr.matrix) + r"\right)"
 
