@@ -438,33 +438,48 @@ def _at_size(e: sympy.Basic) -> sympy.Basic:
 
 
 def _summed_part(part: sympy.Expr) -> tuple[sympy.Expr, Sum] | None:
-    """(coefficient, the sum) of a part that is one sum over a single index: 2 sum_j r_j^2."""
+    """(coefficient, the sum) of a part that is one sum times constants: 2 sum_j r_j^2."""
     sums = [a for a in sympy.Mul.make_args(part) if isinstance(a, Sum)]
-    if len(sums) != 1 or len(sums[0].limits) != 1:
+    if len(sums) != 1:
         return None
     coeff = sympy.Mul(*(a for a in sympy.Mul.make_args(part) if a is not sums[0]))
     return coeff, sums[0]
 
 
-def _enumerated_values(parts: list, terms: tuple, signs: tuple) -> dict[int, list[tuple]]:
-    """Which shown terms are a single-index sum's summand at one value: {part: [(pos, v)]}."""
-    found: dict[int, list[tuple]] = {}
+def _one_value(coeff: sympy.Expr, total: Sum, n_lim: int, v) -> sympy.Expr:
+    """The part with one summed index set to v, the other indices still summed."""
+    k = total.limits[n_lim][0]
+    rest = tuple(lim for n, lim in enumerate(total.limits) if n != n_lim)
+    body = total.function.xreplace({k: v})
+    return coeff * (Sum(body, *rest) if rest else body)
+
+
+def _enumerated_values(parts: list, terms: tuple, signs: tuple) -> dict[tuple, list[tuple]]:
+    """Shown terms that are a sum's part at one value of one summed index.
+
+    {(part, limit): [(position, value), ...]}: sum_k f(k) written f(1) + f(2) + ... + f(N).
+    """
+    found: dict[tuple, list[tuple]] = {}
     for pos, (term, sign) in enumerate(zip(terms, signs, strict=True)):
         have = _at_size(sign * term)
+        hit = None
         for n, part in enumerate(parts):
             split = _summed_part(part)
             if split is None:
                 continue
             coeff, total = split
-            k, lo, hi = total.limits[0]
-            assert lo == 1, total
-            for v in [*range(1, EXPAND), hi]:
-                if _at_size(coeff * total.function.xreplace({k: v})) == have:
-                    found.setdefault(n, []).append((pos, v))
+            for n_lim, (_, lo, hi) in enumerate(total.limits):
+                assert lo == 1, total
+                for v in [*range(1, EXPAND), hi]:
+                    if _at_size(_one_value(coeff, total, n_lim, v)) == have:
+                        hit = (n, n_lim), v
+                        break
+                if hit:
                     break
-            else:
-                continue
-            break
+            if hit:
+                break
+        if hit:
+            found.setdefault(hit[0], []).append((pos, hit[1]))
     return found
 
 
@@ -491,9 +506,10 @@ def check_expansion(
     enumerated = _enumerated_values(parts, e.terms, e.signs)
     hidden: list[sympy.Expr] = []
     gaps: list[int] = []
-    for n_part, shown in enumerated.items():
+    assert len({n_part for n_part, _ in enumerated}) == len(enumerated), enumerated
+    for (n_part, n_lim), shown in enumerated.items():
         coeff, total = _summed_part(parts[n_part])
-        k, _, hi = total.limits[0]
+        _, _, hi = total.limits[n_lim]
         positions, values = [a for a, _ in shown], [v for _, v in shown]
         assert positions == list(range(positions[0], positions[-1] + 1)), shown
         assert values[0] == 1 and values[-1] == hi, (total, values)  # first and last shown
@@ -505,7 +521,9 @@ def check_expansion(
         # the values a gap hides, at the concrete size
         top = int(sympy.sympify(hi).xreplace({s: EXPAND for s in sympy.sympify(hi).free_symbols}))
         seen = {top if v == hi else int(v) for v in values}
-        hidden += [coeff * total.function.xreplace({k: v}) for v in range(1, top + 1) if v not in seen]
+        hidden += [
+            _one_value(coeff, total, n_lim, v) for v in range(1, top + 1) if v not in seen
+        ]
     assert tuple(sorted(gaps)) == tuple(e.gaps), (e.terms, gaps, e.gaps)
     # the shown terms, with their signs, and the hidden ones are the formula
     written = sum((s * t for s, t in zip(e.signs, e.terms, strict=True)), sympy.Integer(0))
