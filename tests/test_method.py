@@ -165,7 +165,7 @@ def test_the_course_builds_with_every_step_on_the_page(tmp_path: Path) -> None:
         "by (L1)",
         "Sparsity",
         "power rule",
-        "product rule",
+        "derivative of sigmoid",
     ):
         assert fragment in text, fragment
     assert text.count("Verified") == len(BY_NAME)
