@@ -121,7 +121,7 @@ def local_derivative(
         return T.to_sympy(T.substitute(terms, dict(zip(syms, o + w, strict=True))))
 
     dims = (d.graph.shape_of(by).free_dims, d.graph.shape_of(of).free_dims)
-    of_ex, by_ex = nonzero_example(value, *example, *dims)
+    of_ex, by_ex = nonzero_example(value, *example, *dims, len(terms))
     lhs, wrt_entry = entry(d, of, of_ex), entry(d, by, by_ex)
     plain = in_user_order(formula(d, of, of_ex), d.graph.source)
     cited = main is not None and main.lhs == lhs and main.rhs == plain
