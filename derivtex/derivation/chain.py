@@ -175,7 +175,7 @@ def chain_rule(
             (k, 1, n) for k, n in zip(mid, d.graph.shape_of(link).free_dims, strict=True)
         )
         mid_e = entry(d, link, mid)
-        o, i = partial(out_e, mid_e), partial(mid_e, wrt_e)
+        o, i = outer.lhs, partial(mid_e, wrt_e)  # o is held when there are other links
         component.append(_summed(sympy.Mul(o, i, evaluate=False), limits))
         substituted.append(_summed(sympy.Mul(outer.rhs, inner_rhs, evaluate=False), limits))
         local += [(o, outer.rhs, outer.label), (i, inner_rhs, inner_label)]
