@@ -69,7 +69,7 @@ def _unmeasured(tex: str) -> str:
         ("row-times-matrix", ["numerator layout", "Arranged the other way", "W7,3"]),
         ("derivative-by-a-matrix", ["Tensor structure", "Fi,j,i", "Gi,j", "every other entry"]),
         ("multiple-data-points", ["Stacked data points", "unless the rows match"]),
-        ("chain-rule", ["Chain rule", "local derivatives", "V W"]),
+        ("chain-rule", ["Chain rule", "Local derivative", "by (L1)", "V W"]),
     ],
 )
 def test_reference_pdf_text(tmp_path: Path, name: str, expected: list[str]) -> None:
