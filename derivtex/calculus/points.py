@@ -19,7 +19,7 @@ import mpmath
 import numpy as np
 import sympy
 
-from derivtex.calculus.numeric import NumpyBackend
+from derivtex.calculus.backends import NumpyBackend
 from derivtex.calculus.terms import Terms
 
 DIGITS = 60  # working precision of the float field
@@ -90,15 +90,18 @@ class FloatField:
         if isinstance(x, sympy.Basic):
             if x.is_Rational:
                 return mpmath.mpf(int(x.p)) / int(x.q)
-            if not x.is_number:
+            value = sympy.N(x, DIGITS + 5) if x.is_number else x
+            if not value.is_Number:  # a function without a numeric value (yet)
                 raise NoPoint(x)
-            return mpmath.mpmathify(str(sympy.N(x, DIGITS + 5)))
+            return mpmath.mpmathify(str(value))
         return mpmath.mpmathify(x)
 
     def point(self, k: int) -> Any:
         return mpmath.mpf(k) / (1 << 20)  # in [-1, 1] (or [0.5, 1.5]): tanh and exp stay tame
 
     def power(self, base: Any, exponent: Any) -> Any:
+        if isinstance(base, int):  # a size or a delta: 3 ** -1 in Python is a 53-bit float
+            base = mpmath.mpf(base)
         if isinstance(exponent, sympy.Basic) and exponent.is_Integer:
             return base ** int(exponent)
         return base ** self.number(exponent)
@@ -107,9 +110,9 @@ class FloatField:
         name = getattr(func, "__name__", "")
         if name in _MPMATH:
             return _MPMATH[name](x)
-        value = func(sympy.Float(mpmath.nstr(x, DIGITS + 5), DIGITS + 5)).evalf(DIGITS + 5)
-        if not value.is_number:
+        if isinstance(x, mpmath.mpc):
             raise NoPoint(func)
+        value = func(sympy.Float(mpmath.nstr(x, DIGITS + 5), DIGITS + 5)).evalf(DIGITS + 5)
         return self.number(value)
 
     def same(self, a: Any, b: Any) -> bool:
