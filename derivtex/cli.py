@@ -24,6 +24,16 @@ OUTPUT_OPTION = click.option(
 )
 
 
+FORMAT_OPTION = click.option(
+    "--format",
+    "formats",
+    default="pdf",
+    show_default=True,
+    metavar="FORMATS",
+    help="Comma-separated outputs: pdf (the handout), slides (Beamer), html (a web page).",
+)
+
+
 class CliError(click.ClickException):
     """A DerivtexError as click shows it: the message, and the error's own exit code."""
 
@@ -150,6 +160,7 @@ def plan(text, wrt, shape, layout, example, as_json) -> None:
 @click.option("--tex-only", is_flag=True, help="Write the .tex only; do not run TeX.")
 @click.option("--png", is_flag=True, help="Also write page images (PNG) next to the PDF.")
 @click.option("--vectors", type=click.Choice(VECTORS), default="arrow", show_default=True)
+@FORMAT_OPTION
 @click.option(
     "--templates",
     type=click.Path(file_okay=False, path_type=Path),
@@ -174,17 +185,19 @@ def derive(
     tex_only,
     png,
     vectors,
+    formats,
     templates,
     timeout,
 ) -> None:
-    """Write the worked derivation as .tex and compile it to PDF."""
-    from derivtex.api import write_handout
+    """Write the worked derivation as .tex and compile it to PDF (or slides, or a web page)."""
+    from derivtex.project.formats import write_formats
 
     d = _derive(text, wrt, shape, layout, example)
     paths = _run(
-        write_handout,
+        write_formats,
         d,
         out_dir,
+        formats,
         name=name,
         title=title,
         tex_only=tex_only,
@@ -210,7 +223,8 @@ def derive(
 @click.option("--strict", is_flag=True, help="Fail on TeX warnings such as overfull boxes.")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--timeout", type=float, default=120.0, show_default=True)
-def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
+@FORMAT_OPTION
+def build(paths, out_dir, mode, jobs, strict, force, timeout, formats) -> None:
     """Build a PDF for each spec file (a folder means every *.toml in it)."""
     from derivtex.project.build import build_specs
 
@@ -223,6 +237,7 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
         strict=strict,
         force=force,
         timeout=timeout,
+        formats=formats,
     )
     sys.exit(code)
 

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, TypeVar
 from derivtex import __version__
 from derivtex.errors import DerivtexError, SpecError, TexNotFoundError
 from derivtex.options import Mode, choice
+from derivtex.project.formats import (
+    DEFAULT_FORMATS,
+    documents,
+    finish_site,
+    output_path,
+    render_document,
+    source_path,
+    stamp_name,
+)
 from derivtex.project.report import (
     Outcome,
     Problem,
@@ -35,7 +44,7 @@ from derivtex.tex.runner import INSTALL_COMMAND, MINOR, compile_pdf, tex_availab
 if TYPE_CHECKING:
     from derivtex.rendering.document import Section
 
-DOCUMENTS = ("handout", "exercises")
+DOCUMENTS = ("handout", "exercises", "slides", "html")  # what check renders
 MODES = {
     Mode.SOLUTIONS: ("handout",),
     Mode.EXERCISES: ("exercises",),
@@ -61,11 +70,12 @@ class Output:
 
     @property
     def tex(self) -> Path:
-        return self.pdf.with_suffix(".tex")
+        return source_path(self.document, self.pdf)
 
     @property
     def stamp(self) -> Path:
-        return self.pdf.parent / STAMP_DIR / f"{self.pdf.stem}.json"
+        folder, stem = stamp_name(self.document, self.pdf)
+        return folder / STAMP_DIR / f"{stem}.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +109,16 @@ def build_specs(
     strict: bool = False,
     force: bool = False,
     timeout: float = 120.0,
+    formats: str | Sequence[str] = DEFAULT_FORMATS,
 ) -> int:
     """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
-    _check_collisions(files, out_dir, mode)
+    _check_collisions(files, out_dir, documents(MODES[mode], formats))
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
-        return _prepare(path, out_dir, mode, strict, force, timeout)
+        return _prepare(path, out_dir, mode, strict, force, timeout, formats)
 
     prepared = [prepare(path) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
@@ -133,12 +144,12 @@ def _check_options(mode: Mode | str, jobs: int | None) -> Mode:
     return choice(Mode, mode, "mode")
 
 
-def _check_collisions(files: Sequence[Path], out_dir: Path, mode: Mode) -> None:
+def _check_collisions(files: Sequence[Path], out_dir: Path, docs: Sequence[str]) -> None:
     """Refuse two specs whose PDFs would overwrite each other, e.g. a/x.toml and b/x.toml."""
     seen: dict[str, Path] = {}
     for path in files:
-        for pdf in (_pdf_path(path, out_dir, document) for document in MODES[mode]):
-            first = seen.setdefault(pdf.name, path)
+        for pdf in (_pdf_path(path, out_dir, document) for document in docs):
+            first = seen.setdefault(str(pdf.relative_to(out_dir)), path)
             if first != path:
                 raise DerivtexError(
                     f"{first} and {path} would both write {pdf}", hint="rename one of the specs"
@@ -154,7 +165,13 @@ def _size(task: Task) -> int:
 
 
 def _prepare(
-    path: Path, out_dir: Path, mode: Mode, strict: bool, force: bool, timeout: float
+    path: Path,
+    out_dir: Path,
+    mode: Mode,
+    strict: bool,
+    force: bool,
+    timeout: float,
+    formats: str | Sequence[str] = DEFAULT_FORMATS,
 ) -> Task | Outcome:
     """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
     try:
@@ -166,7 +183,8 @@ def _prepare(
         return spec_failure(path, exc)
     key = _fingerprint_base(content, spec.templates, strict)
     outputs = tuple(
-        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc)) for doc in MODES[mode]
+        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc))
+        for doc in documents(MODES[mode], formats)
     )
     stale = outputs if force else tuple(o for o in outputs if not _fresh(o))
     if not stale:
@@ -175,7 +193,7 @@ def _prepare(
 
 
 def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:
-    return out_dir / f"{spec_path.stem}{SUFFIXES[document]}.pdf"
+    return output_path(spec_path.stem, out_dir, document)
 
 
 def _fingerprint_base(content: bytes, user_templates: Path | None, strict: bool) -> str:
@@ -331,16 +349,14 @@ def _section(dspec: DerivationSpec) -> Section:
 
 
 def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
-    from derivtex.rendering.document import render  # see _section
-
-    return render(
+    return render_document(  # imports the rendering layer when called; see _section
+        document,
         sections,
         title=spec.title,
         author=spec.author,
         date=spec.date,
         course=spec.course,
         intro=spec.intro,
-        document=document,
         templates=spec.templates,
     )
 
@@ -351,6 +367,9 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
 
     write_text_atomic(output.tex, tex)
     output.stamp.parent.mkdir(parents=True, exist_ok=True)
+    if output.document == "html":  # no TeX: the page is written, its assets go beside it
+        finish_site(output.pdf)
+        return _write_stamp(task, output)
     # A private folder beside the target: --strict can still reject the new PDF, and the final
     # rename stays on one file system, so it is atomic.
     with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
@@ -359,6 +378,12 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
         if warnings:
             return tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
+    return _write_stamp(task, output)
+
+
+def _write_stamp(task: Task, output: Output) -> tuple[Problem, ...]:
+    from derivtex.tex.files import write_text_atomic  # see _section
+
     stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
     write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
     return ()

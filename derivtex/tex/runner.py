@@ -96,7 +96,7 @@ _LOG_TAIL = 10
 _FILE_LINE = re.compile(r"^(?P<file>\S+?):(?P<line>\d+): (?P<msg>.*)$")
 _CONTEXT_LINE = re.compile(r"^l\.(?P<line>\d+) ")
 _CONSEQUENCES = ("Emergency stop.", "==> Fatal error occurred")
-_WARNING_STARTS = ("Overfull \\hbox", "Underfull \\hbox", "LaTeX Warning:")
+_WARNING_STARTS = ("Overfull \\hbox", "Overfull \\vbox", "Underfull \\hbox", "LaTeX Warning:")
 _PAGE_PNG = r"-(\d+)\.png"
 
 
