@@ -23,7 +23,7 @@ from derivtex.tex.files import write_bytes_atomic
 
 INSTALL_COMMAND = (
     "apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
-    "texlive-fonts-recommended lmodern latexmk poppler-utils bubblewrap"
+    "texlive-fonts-recommended texlive-pictures lmodern latexmk poppler-utils bubblewrap"
 )
 MINOR = "minor: "  # prefix of warnings that rarely matter (underfull boxes)
 
