@@ -27,10 +27,10 @@ OUTPUT_OPTION = click.option(
 FORMAT_OPTION = click.option(
     "--format",
     "formats",
-    default="pdf",
-    show_default=True,
+    default=None,
     metavar="FORMATS",
-    help="Comma-separated outputs: pdf (the handout), slides (Beamer), html (a web page).",
+    help="Comma-separated outputs: pdf (the handout), slides (Beamer), html (a web page);"
+    " default pdf (for build, a spec's [defaults] formats).",
 )
 
 

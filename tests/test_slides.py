@@ -146,3 +146,22 @@ def test_slide_templates_override_by_name(tmp_path: Path) -> None:
     d = derive("y = W x", "x", {"W": "C x D", "x": "D"})
     tex = render(d, document="slides/deck", templates=tmp_path / "mine")
     assert "\\begin{frame}{My result}" in tex and "\\begin{frame}[t]{Sum expansion}" in tex
+
+
+def test_spec_defaults_choose_formats(tmp_path: Path) -> None:
+    from derivtex.errors import SpecError
+    from derivtex.project.spec import parse_spec
+
+    body = '\n[[derivation]]\ngiven = "y = W x"\nwrt = "x"\nshapes = { W = "C x D", x = "D" }\n'
+    spec = parse_spec('title = "T"\n[defaults]\nformats = ["html", "pdf"]\n' + body)
+    assert spec.formats == ("html", "pdf")
+    assert parse_spec('title = "T"\n' + body).formats is None
+    with pytest.raises(SpecError, match=r":3: .*'formats'.*unknown output format 'ppt'"):
+        parse_spec('title = "T"\n[defaults]\nformats = ["ppt"]\n' + body)
+    with pytest.raises(SpecError, match="expected an array of strings"):
+        parse_spec('title = "T"\n[defaults]\nformats = "pdf"\n' + body)
+    path = tmp_path / "one.toml"
+    path.write_text('title = "T"\n[defaults]\nformats = ["html"]\n' + body)
+    assert build_specs([path], tmp_path / "out", jobs=1) == 0
+    assert (tmp_path / "out" / "one" / "index.html").is_file()
+    assert not (tmp_path / "out" / "one.pdf").exists()

@@ -21,6 +21,7 @@ from derivtex.errors import DerivtexError, SpecError, TexNotFoundError
 from derivtex.options import Mode, choice
 from derivtex.project.formats import (
     DEFAULT_FORMATS,
+    FORMATS,
     documents,
     finish_site,
     output_path,
@@ -109,12 +110,17 @@ def build_specs(
     strict: bool = False,
     force: bool = False,
     timeout: float = 120.0,
-    formats: str | Sequence[str] = DEFAULT_FORMATS,
+    formats: str | Sequence[str] | None = None,
 ) -> int:
-    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
+    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code.
+
+    formats (pdf, slides, html) applies to every spec; None: each spec's [defaults] formats,
+    else pdf.
+    """
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
-    _check_collisions(files, out_dir, documents(MODES[mode], formats))
+    every = FORMATS if formats is None else formats  # a spec's own formats are among them
+    _check_collisions(files, out_dir, documents(MODES[mode], every))
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
@@ -171,7 +177,7 @@ def _prepare(
     strict: bool,
     force: bool,
     timeout: float,
-    formats: str | Sequence[str] = DEFAULT_FORMATS,
+    formats: str | Sequence[str] | None = None,
 ) -> Task | Outcome:
     """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
     try:
@@ -184,12 +190,17 @@ def _prepare(
     key = _fingerprint_base(content, spec.templates, strict)
     outputs = tuple(
         Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc))
-        for doc in documents(MODES[mode], formats)
+        for doc in documents(MODES[mode], _formats(formats, spec))
     )
     stale = outputs if force else tuple(o for o in outputs if not _fresh(o))
     if not stale:
         return Outcome(path, "unchanged")
     return Task(spec, stale, strict, timeout)
+
+
+def _formats(formats: str | Sequence[str] | None, spec: Spec) -> str | Sequence[str]:
+    """The command's formats, else the spec's, else pdf."""
+    return formats if formats is not None else spec.formats or DEFAULT_FORMATS
 
 
 def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:

@@ -15,7 +15,7 @@ from derivtex.errors import SpecError
 from derivtex.options import Layout, VectorStyle
 
 TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "derivation")
-DEFAULTS_KEYS = ("layout", "vectors", "example", "templates")
+DEFAULTS_KEYS = ("layout", "vectors", "example", "templates", "formats")
 DERIVATION_KEYS: tuple[str, ...] = ("name", "title", "intro", "given", "shapes", "wrt", "of")
 DERIVATION_KEYS += ("example", "layout", "vectors")
 CHOICES = {"layout": tuple(m.value for m in Layout), "vectors": tuple(m.value for m in VectorStyle)}
@@ -57,6 +57,7 @@ class Spec:
     intro: str | None
     templates: Path | None
     derivations: tuple[DerivationSpec, ...]
+    formats: tuple[str, ...] | None = None  # [defaults] formats; None: as the command says
 
 
 def spec_error(
@@ -288,6 +289,24 @@ class _Defaults:
     vectors: str
     example: Example
     templates: str | None
+    formats: tuple[str, ...] | None
+
+
+def _formats(where: _Where, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """formats = ["pdf", "slides", "html"], checked like the --format option."""
+    from derivtex.errors import FormatError
+    from derivtex.project.formats import FORMATS, parse_formats
+
+    value = table.get("formats")
+    if value is None:
+        return None
+    hint = f'write e.g. formats = ["pdf", "slides"] with names from {", ".join(FORMATS)}'
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise where.bad("formats", f"expected an array of strings, got {_type_name(value)}", hint)
+    try:
+        return parse_formats(value)
+    except FormatError as exc:
+        raise where.bad("formats", exc.message, hint) from None
 
 
 def _defaults(data: Mapping[str, Any], lines: _Lines, top: _Where) -> _Defaults:
@@ -301,6 +320,7 @@ def _defaults(data: Mapping[str, Any], lines: _Lines, top: _Where) -> _Defaults:
         vectors=where.choice(table, "vectors") or FALLBACKS["vectors"],
         example=where.example(table) or (),
         templates=_folder_name(where, table),
+        formats=_formats(where, table),
     )
 
 
@@ -379,6 +399,7 @@ def parse_spec(text: str, path: Path | str = "<string>") -> Spec:
         intro=intro,
         templates=Path(path).parent / templates if templates else None,
         derivations=tuple(derivations),
+        formats=defaults.formats,
     )
 
 
