@@ -165,3 +165,20 @@ def test_spec_defaults_choose_formats(tmp_path: Path) -> None:
     assert build_specs([path], tmp_path / "out", jobs=1) == 0
     assert (tmp_path / "out" / "one" / "index.html").is_file()
     assert not (tmp_path / "out" / "one.pdf").exists()
+
+
+@needs_beamer
+def test_hostile_titles_are_escaped_on_slides(tmp_path: Path) -> None:
+    from derivtex.rendering.document import render, section
+    from tests.test_render import HOSTILE, _derive
+
+    d = _derive("matrix-times-column")
+    sections = [section(d, title=t, intro=t) for t in HOSTILE]
+    tex = tmp_path / "hostile-slides.tex"
+    text = render(
+        sections, title=HOSTILE[0], author=HOSTILE[1], intro=HOSTILE[2], document="slides/deck"
+    )
+    tex.write_text(text)
+    shown = pdf_text(compile_pdf(tex).pdf)
+    assert "root:" not in shown and "input{/etc/passwd}" in shown.replace("\\", "")
+    assert "100% # _ & $" in shown
