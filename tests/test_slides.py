@@ -182,3 +182,13 @@ def test_hostile_titles_are_escaped_on_slides(tmp_path: Path) -> None:
     shown = pdf_text(compile_pdf(tex).pdf)
     assert "root:" not in shown and "input{/etc/passwd}" in shown.replace("\\", "")
     assert "100% # _ & $" in shown
+
+
+@pytest.mark.parametrize("pattern", ["slides/steps/{}.tex.j2", "html/steps/{}.html.j2"])
+def test_every_step_kind_has_a_slide_and_a_page_template(pattern: str) -> None:
+    from derivtex.derivation.steps import KINDS
+    from derivtex.rendering.templatefiles import builtin_templates, template_names
+
+    names = set(template_names(builtin_templates()))
+    assert {pattern.format(kind) for kind in KINDS} <= names
+    assert set(HEADINGS) == set(KINDS)
