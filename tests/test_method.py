@@ -7,19 +7,23 @@ it, and that no generalization starts from a zero entry (checked against finite 
 
 from __future__ import annotations
 
+import subprocess
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from checks import central_differences
+from click.testing import CliRunner
 
 import derivtex
 from derivtex.calculus import numeric as N
+from derivtex.cli import main as cli_main
 from derivtex.derivation import steps as S
 from derivtex.derivation.chain import order
 from derivtex.derivation.components import is_norm
 from derivtex.language.typecheck import depends_on
+from derivtex.tex.runner import compile_pdf, tex_available
 
 COURSE = Path(__file__).parent.parent / "examples" / "course.toml"
 SPEC = tomllib.loads(COURSE.read_text())
@@ -142,3 +146,29 @@ def _forward(d: derivtex.Derivation, values: dict) -> np.ndarray:
 
 def _position(entry) -> tuple[int, ...]:
     return tuple(int(i) - 1 for i in getattr(entry, "indices", ()))
+
+
+@pytest.mark.skipif(not tex_available(), reason="no TeX engine")
+def test_the_course_builds_with_every_step_on_the_page(tmp_path: Path) -> None:
+    """Through the CLI and real TeX: every section's method is on the page, nothing overfull."""
+    result = CliRunner().invoke(cli_main, ["build", str(COURSE), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "course.pdf"
+    text = " ".join(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split()
+    )
+    for fragment in (
+        "Sum expansion",
+        "Per-term partial",
+        "Local derivative",
+        "Rules used",
+        "by (L1)",
+        "Sparsity",
+        "power rule",
+        "derivative of sigmoid",
+    ):
+        assert fragment in text, fragment
+    assert text.count("Verified") == len(BY_NAME)
+    log = tmp_path / "course.tex"
+    run = compile_pdf(log, timeout=180)
+    assert not [w for w in run.warnings if w.startswith("Overfull")]

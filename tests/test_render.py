@@ -167,6 +167,22 @@ def test_user_template_override(tmp_path: Path) -> None:
     assert "Verified" not in text
 
 
+def test_user_preamble_extends_the_builtin_one_without_recursing(tmp_path: Path) -> None:
+    user = tmp_path / "tpl"
+    user.mkdir()
+    (user / "preamble.tex.j2").write_text(
+        '<% extends "builtin/preamble.tex.j2" %>\n'
+        "<% block packages %><< super() >>\\usepackage{bm}% mine\n<% endblock %>\n"
+    )
+    tex = render(_derive("matrix-times-column"), templates=user)
+    assert "\\usepackage{bm}% mine" in tex
+    assert "\\usepackage{amsmath}" in tex and "\\begin{document}" in tex
+    if tex_available():
+        path = tmp_path / "o.tex"
+        path.write_text(tex)
+        assert compile_pdf(path).pdf.is_file()
+
+
 def test_wheel_ships_templates(tmp_path: Path) -> None:
     """After a plain (non-editable) install the built-in templates are found."""
     wheels = tmp_path / "wheels"

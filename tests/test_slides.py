@@ -192,3 +192,22 @@ def test_every_step_kind_has_a_slide_and_a_page_template(pattern: str) -> None:
     names = set(template_names(builtin_templates()))
     assert {pattern.format(kind) for kind in KINDS} <= names
     assert set(HEADINGS) == set(KINDS)
+
+
+def test_project_config_chooses_formats_and_the_flag_wins(tmp_path: Path) -> None:
+    from derivtex.project.config import read_config
+
+    (tmp_path / "derivtex.toml").write_text('[defaults]\nformats = ["html"]\n')
+    spec = tmp_path / "one.toml"
+    spec.write_text(
+        'title = "T"\n[[derivation]]\ngiven = "y = W x"\nwrt = "x"\n'
+        'shapes = { W = "C x D", x = "D" }\n'
+    )
+    config = read_config(tmp_path / "derivtex.toml")
+    assert config.defaults.formats == ("html",)
+    assert build_specs([spec], tmp_path / "a", jobs=1, defaults=config.defaults) == 0
+    assert (tmp_path / "a" / "one" / "index.html").is_file()
+    assert not (tmp_path / "a" / "one.pdf").exists()
+    code = build_specs([spec], tmp_path / "b", jobs=1, defaults=config.defaults, formats="pdf")
+    assert code == 0 and (tmp_path / "b" / "one.pdf").is_file()
+    assert not (tmp_path / "b" / "one").exists()

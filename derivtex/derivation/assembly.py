@@ -53,7 +53,13 @@ def jacobian_assembly(d: Derivative) -> S.JacobianAssembly | None:
         other = _other_layout(d)
     rows_follow, cols_follow = _follow(d)
     return S.JacobianAssembly(
-        "Collect every partial into one array and read off the matrix whose entries they are.",
+        (
+            f"Collect every partial into an array shaped like {d.wrt}: the gradient, entry by "
+            "entry, and the matrix whose entries they are."
+            if not d.index.out_idx
+            else "Collect every partial into one array and read off the matrix whose entries "
+            "they are."
+        ),
         partial(whole(d, d.output), whole(d, d.wrt)),
         _grid(d, tgt, partial_at),
         _simple_grid(_grid(d, tgt, value)),

@@ -121,7 +121,7 @@ def local_derivative(
         return T.to_sympy(T.substitute(terms, dict(zip(syms, o + w, strict=True))))
 
     dims = (d.graph.shape_of(by).free_dims, d.graph.shape_of(of).free_dims)
-    of_ex, by_ex = nonzero_example(value, *example, *dims)
+    of_ex, by_ex = nonzero_example(value, *example, *dims, len(terms))
     lhs, wrt_entry = entry(d, of, of_ex), entry(d, by, by_ex)
     plain = in_user_order(formula(d, of, of_ex), d.graph.source)
     cited = main is not None and main.lhs == lhs and main.rhs == plain
@@ -175,7 +175,7 @@ def chain_rule(
             (k, 1, n) for k, n in zip(mid, d.graph.shape_of(link).free_dims, strict=True)
         )
         mid_e = entry(d, link, mid)
-        o, i = partial(out_e, mid_e), partial(mid_e, wrt_e)
+        o, i = outer.lhs, partial(mid_e, wrt_e)  # o is held when there are other links
         component.append(_summed(sympy.Mul(o, i, evaluate=False), limits))
         substituted.append(_summed(sympy.Mul(outer.rhs, inner_rhs, evaluate=False), limits))
         local += [(o, outer.rhs, outer.label), (i, inner_rhs, inner_label)]

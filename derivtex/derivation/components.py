@@ -222,14 +222,22 @@ def nonzero_example(
     wrt: tuple,
     wrt_dims: tuple,
     out_dims: tuple = (),
+    terms: int = 1,
 ) -> tuple[tuple, tuple]:
-    """(out, wrt) near the given pair whose entry is not zero; the pair itself if none is found."""
+    """(out, wrt) near the given pair whose entry is not zero, preferring one where all `terms`
+    of the index form survive (a diagonal entry when some term has a delta); the pair itself
+    if every entry tried is zero."""
+    best, best_count = (out, wrt), 0
     for n, (o, w) in enumerate(_nearby(out, wrt, out_dims, wrt_dims)):
         if n >= MAX_TRIES:
             break
-        if value(o, w) != 0:
-            return o, w
-    return out, wrt
+        entry_value = value(o, w)
+        count = 0 if entry_value == 0 else len(sympy.Add.make_args(entry_value))
+        if count > best_count:
+            best, best_count = (o, w), count
+        if best_count >= terms:
+            break
+    return best
 
 
 def _nearby(out: tuple, wrt: tuple, out_dims: tuple, wrt_dims: tuple) -> Iterator[tuple]:

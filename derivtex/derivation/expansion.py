@@ -91,15 +91,24 @@ def _expand(body: sympy.Expr, wrt: sympy.Expr) -> tuple[list[sympy.Expr], list[i
     total, coeff = _sum_in(body)
     if total is None:
         return [body], []
+    if coeff.has(wrt):  # x_3 sum_k A_{3,k} x_k: every term holds x_3, so split, don't list
+        total, coeff = sympy.Sum(coeff * total.function, *total.limits), sympy.Integer(1)
     units = _units(total, wrt)
     if not units:
         return [body], []
-    if len(units) == 1 and len(units[0]) == 1:
+    if len(units) == 1 and len(units[0]) == 1 and _only_hit_holds(total, units[0], wrt):
         ((k, value),) = units[0]
         return _enumerate(total, k, value, coeff)
     if len(units) > MAX_SPLIT or not _disjoint(units):
         return [body], []
     return [coeff * t for t in _regions(total, units)], []
+
+
+def _only_hit_holds(total: sympy.Sum, unit: Unit, wrt: sympy.Expr) -> bool:
+    """Whether only the term at the unit's value holds wrt (else the dots would hide some)."""
+    ((k, value),) = unit
+    other = sympy.Dummy("other", integer=True)
+    return not total.function.xreplace({k: other}).has(wrt)
 
 
 def _sum_in(body: sympy.Expr) -> tuple[sympy.Sum | None, sympy.Expr]:

@@ -149,7 +149,9 @@ def plan(
         if named is not None:
             d = derive_graph(named, d.wrt, d.layout)
     start = _example(d, example)
-    worked = nonzero_example(lambda o, w: at(d, o, w), *start, d.index.wrt_dims, d.index.out_dims)
+    worked = nonzero_example(
+        lambda o, w: at(d, o, w), *start, d.index.wrt_dims, d.index.out_dims, len(d.index.terms)
+    )
     formula = component_formula(d, *worked)
     found: list = [formula]
     chain = chain_steps(d, formula, *worked)

@@ -109,8 +109,12 @@ def write_formats(
     vectors: str = "arrow",
     templates: Path | None = None,
     timeout: float = 120.0,
+    overwrite: bool = True,
 ) -> tuple[Path, ...]:
-    """One derivation in each format (derivtex derive --format); returns the paths written."""
+    """One derivation in each format (derivtex derive --format); returns the paths written.
+
+    `overwrite=False` refuses to replace a file that holds another derivation (see write_handout).
+    """
     from derivtex.api import check_name, default_name, write_handout
 
     written: list[Path] = []
@@ -126,12 +130,14 @@ def write_formats(
                 vectors=vectors,
                 templates=templates,
                 timeout=timeout,
+                overwrite=overwrite,
             )
             continue
         stem = default_name(d) if name is None else check_name(name)
         heading = title or f"The derivative of {d.output} by {d.wrt}"
         text = _render_one(d, fmt, heading, vectors, templates)
-        written += _write_one(text, output_path(stem, out_dir, fmt), fmt, tex_only, png, timeout)
+        path = output_path(stem, out_dir, fmt)
+        written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite)
     return tuple(written)
 
 
@@ -145,12 +151,21 @@ def _render_one(
 
 
 def _write_one(
-    text: str, path: Path, document: str, tex_only: bool, png: bool, timeout: float
+    text: str,
+    path: Path,
+    document: str,
+    tex_only: bool,
+    png: bool,
+    timeout: float,
+    overwrite: bool,
 ) -> tuple[Path, ...]:
+    from derivtex.api import _check_unclaimed
     from derivtex.tex.files import write_text_atomic
     from derivtex.tex.runner import compile_pdf
 
     source = source_path(document, path)
+    if not overwrite:
+        _check_unclaimed(source, text)
     write_text_atomic(source, text)
     if document == "html":
         finish_site(path)

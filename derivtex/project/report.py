@@ -14,7 +14,13 @@ import click
 from derivtex.errors import DerivtexError, InputError, SpecError
 from derivtex.project.spec import DerivationSpec, Spec
 
-COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
+COLOURS = {
+    "built": "green",
+    "written": "green",
+    "checked": "green",
+    "unchanged": None,
+    "failed": "red",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +48,7 @@ class Outcome:
     """What became of one spec file."""
 
     path: Path
-    status: str  # built, unchanged, checked or failed
+    status: str  # built, written (--tex-only), unchanged, checked or failed
     outputs: tuple[Path, ...] = ()
     seconds: float = 0.0
     problems: tuple[Problem, ...] = ()
@@ -122,7 +128,7 @@ def _echo(outcome: Outcome) -> None:
 
 
 def _what(outcome: Outcome) -> str:
-    if outcome.status == "built":
+    if outcome.status in ("built", "written"):
         return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
     if outcome.status == "unchanged":
         return outcome.path.stem
