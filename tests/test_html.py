@@ -212,3 +212,10 @@ def test_page_typesets_in_a_browser_without_network(site: Path, tmp_path: Path) 
     shot = tmp_path / "reference-page.png"
     taken = _chromium("--window-size=1000,2400", f"--screenshot={shot}", url, cwd=tmp_path)
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+
+
+def test_tex_only_build_still_writes_a_whole_page(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert build_specs([REFERENCE], out, formats="html,slides", tex_only=True, jobs=1) == 0
+    assert (out / "reference" / "katex" / "katex.min.js").is_file()
+    assert (out / "reference-slides.tex").is_file() and not (out / "reference-slides.pdf").exists()

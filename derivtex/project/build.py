@@ -371,6 +371,8 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
 
         for output, text in zip(task.outputs, item.texts, strict=True):
             write_text_atomic(output.tex, text)
+            if output.document == "html":  # a page is finished without TeX: give it its assets
+                finish_site(output.pdf)
         seconds = item.seconds + time.perf_counter() - started
         return Outcome(task.spec.path, "written", tuple(o.tex for o in task.outputs), seconds)
     for output, text in zip(task.outputs, item.texts, strict=True):
