@@ -26,6 +26,16 @@ DEFAULT_OUTPUT = Path("build")
 DEFAULT_TIMEOUT = 120.0
 
 
+FORMAT_OPTION = click.option(
+    "--format",
+    "formats",
+    default=None,
+    metavar="FORMATS",
+    help="Comma-separated outputs: pdf (the handout), slides (Beamer), html (a web page);"
+    " default: `formats` in [defaults] of the spec or derivtex.toml, else pdf.",
+)
+
+
 class CliError(click.ClickException):
     """A DerivtexError as click shows it: the message, and the error's own exit code."""
 
@@ -176,6 +186,7 @@ def plan(text, wrt, shape, layout, example, as_json) -> None:
 @click.option("--tex-only", is_flag=True, help="Write the .tex only; do not run TeX.")
 @click.option("--png", is_flag=True, help="Also write page images (PNG) next to the PDF.")
 @click.option("--vectors", type=click.Choice(VECTORS), default="arrow", show_default=True)
+@FORMAT_OPTION
 @click.option(
     "--templates",
     type=click.Path(file_okay=False, path_type=Path),
@@ -201,19 +212,21 @@ def derive(
     tex_only,
     png,
     vectors,
+    formats,
     templates,
     timeout,
     force,
 ) -> None:
-    """Write the worked derivation as .tex and compile it to PDF."""
-    from derivtex.api import write_handout
+    """Write the worked derivation as .tex and compile it to PDF (or slides, or a web page)."""
+    from derivtex.project.formats import write_formats
 
     config = _project()
     d = _derive(text, wrt, shape, layout, example)
     paths = _run(
-        write_handout,
+        write_formats,
         d,
         _pick(out_dir, config.output, DEFAULT_OUTPUT),
+        _pick(formats, config.defaults.formats, None),
         name=name,
         title=title,
         tex_only=tex_only,
@@ -243,7 +256,8 @@ def derive(
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--timeout", type=float, default=None, help="Seconds per TeX run (default 120).")
 @click.option("--tex-only", is_flag=True, help="Write the .tex files only; do not run TeX.")
-def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only) -> None:
+@FORMAT_OPTION
+def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only, formats) -> None:
     """Build a PDF for each spec file (a folder means every *.toml in it).
 
     Without PATHS, builds the `specs` of the project's derivtex.toml (found upwards from
@@ -263,6 +277,7 @@ def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only) -> None:
         timeout=_pick(timeout, config.timeout, DEFAULT_TIMEOUT),
         tex_only=tex_only,
         defaults=config.defaults,
+        formats=formats,
     )
     sys.exit(code)
 

@@ -132,3 +132,7 @@ class TemplateFolderError(TemplateError):
     """The user's template folder does not exist: bad input, like a bad option."""
 
     exit_code = 2
+
+
+class FormatError(DerivtexError):
+    """An output format derivtex does not write (--format): bad input, like a bad option."""

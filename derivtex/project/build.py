@@ -21,6 +21,16 @@ from typing import TYPE_CHECKING, TypeVar
 from derivtex import __version__
 from derivtex.errors import DerivtexError, SpecError, TexNotFoundError
 from derivtex.options import Mode, choice
+from derivtex.project.formats import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    documents,
+    finish_site,
+    output_path,
+    render_document,
+    source_path,
+    stamp_name,
+)
 from derivtex.project.report import (
     Outcome,
     Problem,
@@ -44,7 +54,7 @@ from derivtex.tex.runner import INSTALL_COMMAND, MINOR, compile_pdf, tex_availab
 if TYPE_CHECKING:
     from derivtex.rendering.document import Section
 
-DOCUMENTS = ("handout", "exercises")
+DOCUMENTS = ("handout", "exercises", "slides", "html")  # what check renders
 MODES = {
     Mode.SOLUTIONS: ("handout",),
     Mode.EXERCISES: ("exercises",),
@@ -71,11 +81,12 @@ class Output:
 
     @property
     def tex(self) -> Path:
-        return self.pdf.with_suffix(".tex")
+        return source_path(self.document, self.pdf)
 
     @property
     def stamp(self) -> Path:
-        return self.pdf.parent / STAMP_DIR / f"{self.pdf.stem}.json"
+        folder, stem = stamp_name(self.document, self.pdf)
+        return folder / STAMP_DIR / f"{stem}.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +123,13 @@ def build_specs(
     timeout: float = 120.0,
     tex_only: bool = False,
     defaults: SpecDefaults = NO_DEFAULTS,
+    formats: str | Sequence[str] | None = None,
 ) -> int:
     """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code.
 
     `defaults` (a project config's) stand under each spec's own [defaults].
+    `formats` (pdf, slides, html) applies to every spec; None: each spec's [defaults] formats
+    (or the config's), else pdf.
 
     `tex_only` writes the .tex files and runs no TeX (for machines without it): every spec is
     written, whatever the stamps say, and no stamp is written, so a later build compiles them.
@@ -131,6 +145,7 @@ def build_specs(
         timeout=timeout,
         tex_only=tex_only,
         defaults=defaults,
+        formats=formats,
     )
     return report(outcomes, len(files), *(WRITING if tex_only else BUILDING))
 
@@ -146,15 +161,17 @@ def build_outcomes(
     timeout: float = 120.0,
     tex_only: bool = False,
     defaults: SpecDefaults = NO_DEFAULTS,
+    formats: str | Sequence[str] | None = None,
 ) -> tuple[Outcome, ...]:
     """What build_specs does, printing nothing: the outcome of each spec."""
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
-    _check_collisions(files, out_dir, mode)
+    every = FORMATS if formats is None else formats  # a spec's own formats are among them
+    _check_collisions(files, out_dir, documents(MODES[mode], every))
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
-        task = _prepare(path, out_dir, mode, strict, force or tex_only, timeout, defaults)
+        task = _prepare(path, out_dir, mode, strict, force or tex_only, timeout, defaults, formats)
         return (
             dataclasses.replace(task, tex_only=True)
             if tex_only and isinstance(task, Task)
@@ -186,12 +203,12 @@ def _check_options(mode: Mode | str, jobs: int | None) -> Mode:
     return choice(Mode, mode, "mode")
 
 
-def _check_collisions(files: Sequence[Path], out_dir: Path, mode: Mode) -> None:
+def _check_collisions(files: Sequence[Path], out_dir: Path, docs: Sequence[str]) -> None:
     """Refuse two specs whose PDFs would overwrite each other, e.g. a/x.toml and b/x.toml."""
     seen: dict[str, Path] = {}
     for path in files:
-        for pdf in (_pdf_path(path, out_dir, document) for document in MODES[mode]):
-            first = seen.setdefault(pdf.name, path)
+        for pdf in (_pdf_path(path, out_dir, document) for document in docs):
+            first = seen.setdefault(str(pdf.relative_to(out_dir)), path)
             if first != path:
                 raise DerivtexError(
                     f"{first} and {path} would both write {pdf}", hint="rename one of the specs"
@@ -214,6 +231,7 @@ def _prepare(
     force: bool,
     timeout: float,
     defaults: SpecDefaults = NO_DEFAULTS,
+    formats: str | Sequence[str] | None = None,
 ) -> Task | Outcome:
     """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
     try:
@@ -226,7 +244,8 @@ def _prepare(
     # repr(spec): what the config's defaults contributed (shapes, steps, layout) counts too.
     key = _digest(_fingerprint_base(content, spec.templates, strict), repr(spec.derivations))
     outputs = tuple(
-        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc)) for doc in MODES[mode]
+        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc))
+        for doc in documents(MODES[mode], _formats(formats, spec))
     )
     stale = outputs if force else tuple(o for o in outputs if not _fresh(o))
     if not stale:
@@ -234,8 +253,13 @@ def _prepare(
     return Task(spec, stale, strict, timeout)
 
 
+def _formats(formats: str | Sequence[str] | None, spec: Spec) -> str | Sequence[str]:
+    """The command's formats, else the spec's, else pdf."""
+    return formats if formats is not None else spec.formats or DEFAULT_FORMATS
+
+
 def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:
-    return out_dir / f"{spec_path.stem}{SUFFIXES[document]}.pdf"
+    return output_path(spec_path.stem, out_dir, document)
 
 
 def _fingerprint_base(content: bytes, user_templates: Path | None, strict: bool) -> str:
@@ -348,6 +372,8 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
 
         for output, text in zip(task.outputs, item.texts, strict=True):
             write_text_atomic(output.tex, text)
+            if output.document == "html":  # a page is finished without TeX: give it its assets
+                finish_site(output.pdf)
         seconds = item.seconds + time.perf_counter() - started
         return Outcome(task.spec.path, "written", tuple(o.tex for o in task.outputs), seconds)
     for output, text in zip(task.outputs, item.texts, strict=True):
@@ -400,16 +426,14 @@ def _section(dspec: DerivationSpec) -> Section:
 
 
 def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
-    from derivtex.rendering.document import render  # see _section
-
-    return render(
+    return render_document(  # imports the rendering layer when called; see _section
+        document,
         sections,
         title=spec.title,
         author=spec.author,
         date=spec.date,
         course=spec.course,
         intro=spec.intro,
-        document=document,
         templates=spec.templates,
     )
 
@@ -420,6 +444,9 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
 
     write_text_atomic(output.tex, tex)
     output.stamp.parent.mkdir(parents=True, exist_ok=True)
+    if output.document == "html":  # no TeX: the page is written, its assets go beside it
+        finish_site(output.pdf)
+        return _write_stamp(task, output)
     # A private folder beside the target: --strict can still reject the new PDF, and the final
     # rename stays on one file system, so it is atomic.
     with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
@@ -428,6 +455,12 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
         if warnings:
             return tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
+    return _write_stamp(task, output)
+
+
+def _write_stamp(task: Task, output: Output) -> tuple[Problem, ...]:
+    from derivtex.tex.files import write_text_atomic  # see _section
+
     stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
     write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
     return ()

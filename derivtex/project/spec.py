@@ -16,7 +16,7 @@ from derivtex.errors import SpecError
 from derivtex.options import Layout, Mode, VectorStyle
 
 TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "givens", "derivation")
-DEFAULTS_KEYS = ("layout", "vectors", "example", "templates", "shapes", "steps")
+DEFAULTS_KEYS = ("layout", "vectors", "example", "templates", "shapes", "steps", "formats")
 DERIVATION_KEYS: tuple[str, ...] = ("name", "title", "intro", "given", "shapes", "wrt", "of")
 DERIVATION_KEYS += ("example", "layout", "vectors", "steps")
 CHOICES = {
@@ -63,6 +63,7 @@ class Spec:
     intro: str | None
     templates: Path | None
     derivations: tuple[DerivationSpec, ...]
+    formats: tuple[str, ...] | None = None  # [defaults] (or the config's); None: the command's
 
 
 def spec_error(
@@ -335,9 +336,27 @@ class SpecDefaults:
     templates: Path | None = None  # resolved: relative to the file that named it
     shapes: tuple[tuple[str, str], ...] = ()  # merged under each derivation's own shapes
     steps: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None  # the outputs; None: as the command says
 
 
 NO_DEFAULTS = SpecDefaults()
+
+
+def _formats(where: _Where, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """formats = ["pdf", "slides", "html"], checked like the --format option."""
+    from derivtex.errors import FormatError
+    from derivtex.project.formats import FORMATS, parse_formats
+
+    value = table.get("formats")
+    if value is None:
+        return None
+    hint = f'write e.g. formats = ["pdf", "slides"] with names from {", ".join(FORMATS)}'
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise where.bad("formats", f"expected an array of strings, got {_type_name(value)}", hint)
+    try:
+        return parse_formats(value)
+    except FormatError as exc:
+        raise where.bad("formats", exc.message, hint) from None
 
 
 def read_defaults(table: Mapping[str, Any], where: _Where, base: SpecDefaults) -> SpecDefaults:
@@ -353,6 +372,7 @@ def read_defaults(table: Mapping[str, Any], where: _Where, base: SpecDefaults) -
         templates=Path(where.path).parent / templates if templates else base.templates,
         shapes=tuple((dict(base.shapes) | dict(shapes)).items()),
         steps=base.steps if steps is None else steps,
+        formats=_formats(where, table) or base.formats,
     )
 
 
@@ -471,6 +491,7 @@ def parse_spec(
         intro=intro,
         templates=merged.templates,
         derivations=tuple(derivations),
+        formats=merged.formats,
     )
 
 

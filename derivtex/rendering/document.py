@@ -14,7 +14,7 @@ from derivtex.derivation.model import Derivation
 from derivtex.language.shapes import Shape
 from derivtex.rendering.environment import make_environment, render_template
 from derivtex.rendering.printer import Notation, notation
-from derivtex.rendering.view import section_view
+from derivtex.rendering.view import SectionView, section_view
 
 DOCUMENTS = ("handout", "exercises")
 
@@ -78,6 +78,15 @@ def _environment(user_dir: Path | None):
     return make_environment(user_dir)
 
 
+def section_views(
+    derivations: Derivation | Sequence[Derivation | Section], vectors: str = "arrow"
+) -> tuple[SectionView, ...]:
+    """The inert view of each section, as templates see it (printed LaTeX, never sympy)."""
+    items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
+    sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
+    return tuple(section_view(s) for s in sections)
+
+
 def render(
     derivations: Derivation | Sequence[Derivation | Section],
     *,
@@ -91,10 +100,7 @@ def render(
     vectors: str = "arrow",
 ) -> str:
     """The .tex text of a document holding the given derivations."""
-    items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
-    sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
-    # Templates see only inert views (printed LaTeX, str, numbers, tuples), never sympy objects.
-    views = tuple(section_view(s) for s in sections)
+    views = section_views(derivations, vectors)
     env = _environment(Path(templates).resolve() if templates else None)
     return render_template(
         env,

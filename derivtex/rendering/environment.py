@@ -221,6 +221,19 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
     Always sandboxed, whether or not a user folder is given: built-in templates need nothing the
     sandbox forbids, and one kind of environment is one behaviour to test.
     """
+    env = LatexEnvironment(
+        loader=template_loader(user_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        finalize=_finalize,
+        **LATEX_SYNTAX,
+    )
+    env.filters.update(FILTERS)
+    return restrict(env)
+
+
+def template_loader(user_dir: Path | None) -> jinja2.BaseLoader:
+    """The user's folder (if any) first, confined to itself, then the built-in templates."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
         if not Path(user_dir).is_dir():
@@ -233,14 +246,11 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
     loaders.append(builtin)
     # "builtin/NAME" is always the built-in NAME: a user's preamble.tex.j2 can extend it.
     loaders.append(jinja2.PrefixLoader({BUILTIN_PREFIX: builtin}))
-    env = LatexEnvironment(
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        finalize=_finalize,
-        **LATEX_SYNTAX,
-    )
-    env.filters.update(FILTERS)
+    return jinja2.ChoiceLoader(loaders)
+
+
+def restrict(env: LatexEnvironment) -> LatexEnvironment:
+    """env with every filter bounded and only inert globals."""
     env.filters.update({name: _bounded_filter(name, f) for name, f in env.filters.items()})
     # Inert globals only: range bounded; no cycler, joiner, namespace (mutable state) or lipsum.
     for name in ("cycler", "joiner", "namespace", "lipsum"):

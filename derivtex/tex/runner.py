@@ -23,7 +23,7 @@ from derivtex.tex.files import write_bytes_atomic
 
 INSTALL_COMMAND = (
     "apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
-    "texlive-fonts-recommended lmodern latexmk poppler-utils bubblewrap"
+    "texlive-fonts-recommended texlive-pictures lmodern latexmk poppler-utils bubblewrap"
 )
 MINOR = "minor: "  # prefix of warnings that rarely matter (underfull boxes)
 
@@ -96,7 +96,7 @@ _LOG_TAIL = 10
 _FILE_LINE = re.compile(r"^(?P<file>\S+?):(?P<line>\d+): (?P<msg>.*)$")
 _CONTEXT_LINE = re.compile(r"^l\.(?P<line>\d+) ")
 _CONSEQUENCES = ("Emergency stop.", "==> Fatal error occurred")
-_WARNING_STARTS = ("Overfull \\hbox", "Underfull \\hbox", "LaTeX Warning:")
+_WARNING_STARTS = ("Overfull \\hbox", "Overfull \\vbox", "Underfull \\hbox", "LaTeX Warning:")
 _PAGE_PNG = r"-(\d+)\.png"
 
 
