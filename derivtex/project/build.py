@@ -521,6 +521,6 @@ def _preloaded() -> multiprocessing.context.BaseContext | None:
             ("Y = X W", "X", {"X": "N x D", "W": "D x C"}),
         )
     ]
-    for document in DOCUMENTS:
+    for document in ("handout", "exercises"):
         render(warm, document=document)
     return multiprocessing.get_context("fork")
