@@ -24,6 +24,9 @@ from derivtex.project.report import (
     Problem,
     derivation_problem,
     error_lines,
+    failed_pdf,
+    is_failure,
+    overfull_problem,
     report,
     spec_failure,
     warning_problem,
@@ -283,15 +286,18 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
     if isinstance(item, Outcome):
         return item
     started, task = time.perf_counter(), item.task
+    warnings: list[Problem] = []
     for output, text in zip(task.outputs, item.texts, strict=True):
         try:
             problems = _write_output(task, output, text)
         except DerivtexError as exc:  # TeX failed; the previous PDF stays
             problems = (Problem(str(task.spec.path), None, *error_lines(exc)),)
-        if problems:
+        if is_failure(problems):
             return Outcome(task.spec.path, "failed", problems=problems, code=1)
+        warnings.extend(problems)
     seconds = item.seconds + time.perf_counter() - started
-    return Outcome(task.spec.path, "built", tuple(o.pdf for o in task.outputs), seconds)
+    outputs = tuple(o.pdf for o in task.outputs)
+    return Outcome(task.spec.path, "built", outputs, seconds, problems=tuple(warnings))
 
 
 def _texts(spec: Spec, documents: Sequence[str]) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
@@ -355,13 +361,19 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     # rename stays on one file system, so it is atomic.
     with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
         result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
-        warnings = [w for w in result.warnings if not w.startswith(MINOR)] if task.strict else []
-        if warnings:
-            return tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
+        boxes = tuple(
+            overfull_problem(task.spec.path, output.pdf, box, task.strict)
+            for box in result.overfull
+        )
+        warnings = [w for w in result.warnings if not w.startswith((MINOR, "Overfull"))]
+        if task.strict and (warnings or boxes):
+            os.replace(result.pdf, failed_pdf(output.pdf))  # to look at; the last good PDF stays
+            return boxes + tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
+        failed_pdf(output.pdf).unlink(missing_ok=True)
     stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
     write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
-    return ()
+    return boxes
 
 
 @_contained
