@@ -103,3 +103,19 @@ def test_a_long_result_is_set_on_several_lines_in_the_pdf(tmp_path: Path) -> Non
 
 def test_overfull_boxes_of_a_log_without_any() -> None:
     assert overfull_boxes("This is pdfTeX\nOutput written on document.pdf (3 pages).\n") == ()
+
+
+@pytest.mark.tex
+@needs_tex
+def test_results_are_numbered_per_section_and_labelled(tmp_path: Path) -> None:
+    reference = next(p for p in EXAMPLES if p.stem == "reference")
+    assert build_specs([reference], tmp_path, jobs=1) == 0
+    source = (tmp_path / "reference.tex").read_text(encoding="utf-8")
+    assert [rf"\label{{dtx{n}:result}}" in source for n in (1, 2, 5)] == [True] * 3
+    text = subprocess.run(
+        ("pdftotext", str(tmp_path / "reference.pdf"), "-"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "(1.1)" in text and "(2.1)" in text and "(5.1)" in text

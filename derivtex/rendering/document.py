@@ -94,7 +94,7 @@ def render(
     items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
     sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
     # Templates see only inert views (printed LaTeX, str, numbers, tuples), never sympy objects.
-    views = tuple(section_view(s) for s in sections)
+    views = tuple(section_view(s, f"dtx{n}") for n, s in enumerate(sections, start=1))
     env = _environment(Path(templates).resolve() if templates else None)
     return render_template(
         env,

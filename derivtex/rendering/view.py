@@ -57,6 +57,7 @@ class SectionView:
     layout: str
     steps: tuple[Any, ...]
     notation: NotationView
+    label: str = "dtx"  # a prefix for \label{}: the result is \label{<label>:result}
 
 
 def notation_view(note: Notation) -> NotationView:
@@ -171,8 +172,8 @@ def step_view(step: object, note: Notation) -> object:
     return _view_class(type(step))(kind=kind, **values)  # type: ignore[arg-type]
 
 
-def section_view(section: Any) -> SectionView:
-    """A Section (derivtex.rendering.document) as a template sees it."""
+def section_view(section: Any, label: str = "dtx") -> SectionView:
+    """A Section (derivtex.rendering.document) as a template sees it; label prefixes its labels."""
     note = section.notation
     return SectionView(
         title=str(section.title),
@@ -185,4 +186,5 @@ def section_view(section: Any) -> SectionView:
         layout=str(section.layout),
         steps=tuple(step_view(step, note) for step in section.steps),
         notation=notation_view(note),
+        label=label,
     )
