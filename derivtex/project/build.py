@@ -318,7 +318,8 @@ def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
         try:
             sections.append(_section(dspec))
         except DerivtexError as exc:
-            problems.append(derivation_problem(spec, dspec, *error_lines(exc)))
+            key = getattr(exc, "key", "given")  # a $...$ in a title or intro names its key
+            problems.append(derivation_problem(spec, dspec, *error_lines(exc), key=key))
         except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
             message = f"internal error ({type(exc).__name__}: {exc}); please report it"
             problems.append(derivation_problem(spec, dspec, message, ()))

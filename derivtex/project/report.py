@@ -68,10 +68,11 @@ def error_lines(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
 
 
 def derivation_problem(
-    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...]
+    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...], key: str = "given"
 ) -> Problem:
+    """A failed derivation, at the line of the key at fault (its given, its title or intro)."""
     text = f"derivation '{dspec.name}': {summary}"
-    return Problem(str(spec.path), dspec.line_of("given"), text, details)
+    return Problem(str(spec.path), dspec.line_of(key), text, details)
 
 
 def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:

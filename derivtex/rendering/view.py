@@ -49,7 +49,7 @@ class ReportView:
 class SectionView:
     """One derivation as a template sees it."""
 
-    title: str
+    title: str  # Tex (already escaped, math printed) or str
     intro: str | None
     statements: tuple[tuple[Tex, Tex], ...]
     inputs: tuple[tuple[Tex, Tex], ...]  # (name, its space)
@@ -172,12 +172,17 @@ def step_view(step: object, note: Notation) -> object:
     return _view_class(type(step))(kind=kind, **values)  # type: ignore[arg-type]
 
 
+def _prose(text: object) -> str:
+    """Tex when prose_tex made it (escaped, its math printed), else plain text to escape."""
+    return Tex(str(text)) if isinstance(text, NoEscape) else str(text)
+
+
 def section_view(section: Any, label: str = "dtx") -> SectionView:
     """A Section (derivtex.rendering.document) as a template sees it; label prefixes its labels."""
     note = section.notation
     return SectionView(
-        title=str(section.title),
-        intro=None if section.intro is None else str(section.intro),
+        title=_prose(section.title),
+        intro=None if section.intro is None else _prose(section.intro),
         statements=tuple(
             (Tex(to_latex(lhs, note)), Tex(to_latex(rhs, note))) for lhs, rhs in section.statements
         ),
