@@ -37,7 +37,7 @@ def test_a_break_inside_parentheses_closes_and_reopens_them() -> None:
     inner = " - ".join(rf"\tanh{{\left(A_{{{n}}} \vec{{x}} \right)}}" for n in range(20))
     lines = break_lines(rf"2 \left({inner}\right) \vec{{x}}^{{\top}}", 250, 230)
     assert len(lines) > 1
-    assert lines[0].endswith(r"\right.") and lines[1].startswith(r"\left. - ")
+    assert lines[0].endswith(r"\right.") and lines[1].startswith(r"- \left. ")
     for line in lines:  # every line balanced, so TeX accepts each as an aligned cell
         assert len(re.findall(r"\\left\b", line)) == len(re.findall(r"\\right\b", line))
 
@@ -94,7 +94,7 @@ def test_a_long_result_is_set_on_several_lines_in_the_pdf(tmp_path: Path) -> Non
     stress = next(p for p in EXAMPLES if p.stem == "stress")
     assert build_specs([stress], tmp_path, jobs=1) == 0
     source = (tmp_path / "stress.tex").read_text(encoding="utf-8")
-    assert r"\begin{aligned}" in source and r"\\ &\qquad + " in source
+    assert r"\begin{aligned}" in source and r"\\ &\qquad {} + " in source
     text = subprocess.run(
         ("pdftotext", str(tmp_path / "stress.pdf"), "-"), capture_output=True, text=True, check=True
     ).stdout

@@ -102,7 +102,8 @@ def _close_delimiters(lines: list[str]) -> tuple[str, ...]:
     """Each line with balanced \\left and \\right: split groups get \\right. and \\left."""
     closed, carried = [], 0
     for line in lines:
-        text = r"\left. " * carried + line
+        sign, body = (line[:2], line[2:]) if line.startswith(("+ ", "- ")) else ("", line)
+        text = sign + r"\left. " * carried + body  # the sign first: templates set it binary
         carried = _balance(text)
         closed.append(text + r" \right." * carried)
     return tuple(closed)
