@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import sympy
 from sympy import (
+    HadamardPower,
     HadamardProduct,
     Identity,
     Lambda,
@@ -101,6 +102,65 @@ def net_loss(s: dict) -> sympy.Expr:
     return norm2(s["W2"] * h + s["b2"] - s["t"])
 
 
+# -- issue 12: division, elementwise powers, broadcasting, softmax and friends ---------------------
+def ones_sum(m: sympy.MatrixExpr) -> sympy.Expr:
+    rows, cols = m.shape
+    return (OneMatrix(1, rows) * m * OneMatrix(cols, 1))[0, 0]
+
+
+def sympy_softmax(z: sympy.MatrixExpr) -> sympy.MatrixExpr:
+    e = elementwise(sympy.exp, z)
+    return e / ones_sum(e)
+
+
+XWT = {"X": "N x D", "w": "D", "t": "N"}
+XWY = {"X": "N x D", "w": "D", "y": "N"}
+BATCH = {"X": "N x D", "W": "D x C", "b": "C"}
+BATCH_L = "L = sum(tanh(X W + 1 b^T))"
+N_ = sympy.Symbol("N", positive=True, integer=True)
+
+
+def batch_loss(s: dict) -> sympy.Expr:
+    ones = OneMatrix(s["X"].shape[0], 1)
+    return ones_sum(elementwise(sympy.tanh, s["X"] * s["W"] + ones * s["b"].T))
+
+
+def logistic(s: dict) -> sympy.Expr:
+    margin = HadamardProduct(s["t"], s["X"] * s["w"])
+    return ones_sum(
+        elementwise(sympy.log, OneMatrix(*s["t"].shape) + elementwise(sympy.exp, -margin))
+    )
+
+
+ISSUE_12 = [
+    Case("x / norm(x)", "y = x / norm(x)", VEC, "x", lambda s: s["x"] / sympy.sqrt(norm2(s["x"]))),
+    Case("norm(Wx - t)^2 / 2 wrt W", "L = norm(W x - t)^2 / 2", WXT, "W",
+         lambda s: norm2(s["W"] * s["x"] - s["t"]) / 2),
+    Case("1 / norm(x)", "L = 1 / norm(x)", VEC, "x", lambda s: 1 / sympy.sqrt(norm2(s["x"]))),
+    Case("x ./ z wrt z", "y = x ./ z", XZ, "z",
+         lambda s: HadamardProduct(s["x"], HadamardPower(s["z"], -1))),
+    Case("x.^3", "y = x.^3", VEC, "x", lambda s: HadamardPower(s["x"], 3)),
+    Case("sum(x.^2)", "L = sum(x.^2)", VEC, "x", lambda s: ones_sum(HadamardPower(s["x"], 2))),
+    Case("MSE sum((Xw - y).^2) / N", "L = sum((X w - y).^2) / N", XWY, "w",
+         lambda s: ones_sum(HadamardPower(s["X"] * s["w"] - s["y"], 2)) / N_),
+    Case("logistic loss wrt w", "L = sum(log(1 + exp(-t .* (X w))))", XWT, "w", logistic),
+    Case("softmax CE wrt W", "L = -sum(t .* log(softmax(W x)))", WXT, "W",
+         lambda s: -(s["t"].T * elementwise(sympy.log, sympy_softmax(s["W"] * s["x"])))[0, 0]),
+    Case("softmax(z)", "p = softmax(z)", {"z": "C"}, "z", lambda s: sympy_softmax(s["z"])),
+    Case("logsumexp(W x)", "s = logsumexp(W x)", WX, "x",
+         lambda s: sympy.log(ones_sum(elementwise(sympy.exp, s["W"] * s["x"])))),
+    Case("batch + 1 b^T wrt W", BATCH_L, BATCH, "W", batch_loss),
+    Case("batch + 1 b^T wrt b", BATCH_L, BATCH, "b", batch_loss),
+    Case("arctan(W x)", "y = arctan(W x)", WX, "x",
+         lambda s: elementwise(sympy.atan, s["W"] * s["x"])),
+    Case("abs(x)", "y = abs(x)", VEC, "x", None),
+    Case("mean(X)", "L = mean(X)", {"X": "N x D"}, "X",
+         lambda s: ones_sum(s["X"]) / (s["X"].shape[0] * s["X"].shape[1])),
+    Case("(I_D + A) x", "y = (I_D + A) x", QUAD, "x",
+         lambda s: (Identity(s["x"].shape[0]) + s["A"]) * s["x"]),
+]  # fmt: skip
+
+
 R = REFERENCE_MS
 CASES = [
     Case("ref 1: y = W x", "y = W x", WX, "x", lambda s: s["W"] * s["x"], R),
@@ -158,6 +218,7 @@ CASES = [
     Case("net loss wrt W1", NET_L, NET, "W1", net_loss, NETWORK_MS),
     Case("net loss wrt W2", NET_L, NET, "W2", net_loss, NETWORK_MS),
     Case("net loss wrt b1", NET_L, NET, "b1", net_loss, NETWORK_MS),
+    *ISSUE_12,
 ]  # fmt: skip
 
 
@@ -289,12 +350,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats, chains up to L = 16")
+    parser.add_argument("--issue12", action="store_true", help="only the issue 12 cases (part 1)")
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
     lengths = (1, 2, 4, 8, 16) if args.quick else (1, 2, 4, 8, 16, 32)
     mode = "derive(..., steps=False).result" if _RESULT_ONLY else "derive(...).result"
     print(f"derivtex {derivtex.__version__}, sympy {sympy.__version__}; timing {mode}")
     print("cold: sympy's cache cleared before every call (both tools use sympy)\n")
+    if args.issue12:
+        global CASES  # noqa: PLW0603 - a command-line filter on the table
+        CASES = ISSUE_12
+        report_cases(repeats)
+        return
     report_cases(repeats)
     report_sizes(repeats)
     report_chain(repeats, lengths)

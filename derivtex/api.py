@@ -167,14 +167,37 @@ def write_handout(
     vectors: VectorStyle | str = VectorStyle.ARROW,
     templates: Path | None = None,
     timeout: float = 120.0,
+    overwrite: bool = True,
 ) -> tuple[Path, ...]:
-    """Render, write and compile one derivation's handout; returns the paths written."""
+    """Render, write and compile one derivation's handout; returns the paths written.
+
+    `overwrite=False` refuses to replace a .tex (or its PDF) that holds another handout: the
+    same name for another derivation, e.g. dy-dx for both y = W x and y = x W.
+    """
     stem = default_name(d) if name is None else check_name(name)
     heading = title or f"The derivative of {d.output} by {d.wrt}"
     tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)
     tex_path = Path(out_dir) / f"{stem}.tex"
+    if not overwrite:
+        _check_unclaimed(tex_path, tex)
     write_text_atomic(tex_path, tex)
     if tex_only:
         return (tex_path,)
     result = compile_pdf(tex_path, timeout=timeout, png=png)
     return (tex_path, result.pdf, *result.pngs)
+
+
+def _check_unclaimed(tex_path: Path, tex: str) -> None:
+    """Refuse to replace a handout of other content: a .tex that differs, or a PDF without one."""
+    try:
+        same = tex_path.read_text(encoding="utf-8") == tex
+    except FileNotFoundError:
+        same = not tex_path.with_suffix(".pdf").exists()
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        raise InputError(
+            f"{tex_path} already holds another handout; not replacing it",
+            hint=f"choose another file name with --name, or pass --force to replace"
+            f" {tex_path.stem}.tex and .pdf",
+        )

@@ -18,10 +18,11 @@ OUTPUT_OPTION = click.option(
     "--output",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("build"),
-    show_default=True,
-    help="Output folder.",
+    default=None,
+    help="Output folder (default: `output` of derivtex.toml, else build).",
 )
+DEFAULT_OUTPUT = Path("build")
+DEFAULT_TIMEOUT = 120.0
 
 
 class CliError(click.ClickException):
@@ -71,6 +72,30 @@ def _example(text: str | None) -> dict[str, tuple[int, ...]] | None:
         if not sep:
             raise click.BadParameter(f"{part!r}: write NAME=INDEX", param_hint="--example")
     return out
+
+
+def _project():
+    """The project config found from the working folder (derivtex.toml, [tool.derivtex])."""
+    from derivtex.project.config import load_config
+
+    return _run(load_config)
+
+
+def _pick(flag, configured, default):
+    """A command-line flag wins over the config, which wins over the built-in default."""
+    return flag if flag is not None else configured if configured is not None else default
+
+
+def _spec_paths(paths: tuple[Path, ...], config) -> tuple[Path, ...]:
+    if paths or config.specs:
+        return paths or config.specs
+    raise CliError(
+        DerivtexError(
+            "no spec files given, and no derivtex.toml with `specs` here or above",
+            hint="name them (derivtex build SPEC_OR_DIR...) or write specs = [...] in"
+            " derivtex.toml; derivtex init writes one",
+        )
+    )
 
 
 def _derive(text, wrt, shape, layout, example):
@@ -162,6 +187,7 @@ def plan(text, wrt, shape, layout, example, as_json) -> None:
     show_default=True,
     help="Seconds before the TeX run is stopped.",
 )
+@click.option("--force", is_flag=True, help="Replace files of another derivation of that name.")
 def derive(
     text,
     wrt,
@@ -176,74 +202,145 @@ def derive(
     vectors,
     templates,
     timeout,
+    force,
 ) -> None:
     """Write the worked derivation as .tex and compile it to PDF."""
     from derivtex.api import write_handout
 
+    config = _project()
     d = _derive(text, wrt, shape, layout, example)
     paths = _run(
         write_handout,
         d,
-        out_dir,
+        _pick(out_dir, config.output, DEFAULT_OUTPUT),
         name=name,
         title=title,
         tex_only=tex_only,
         png=png,
         vectors=vectors,
-        templates=templates,
+        templates=_pick(templates, config.defaults.templates, None),
         timeout=timeout,
+        overwrite=force,
     )
     for path in paths:
         click.echo(str(path))
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @OUTPUT_OPTION
 @click.option(
     "--mode",
     type=click.Choice([m.value for m in Mode]),
-    default="solutions",
-    show_default=True,
+    default=None,
+    help="What to build (default: `mode` of derivtex.toml, else solutions).",
 )
 @click.option("--jobs", "-j", type=int, default=None, help="Parallel builds (default: cores).")
-@click.option("--strict", is_flag=True, help="Fail on TeX warnings such as overfull boxes.")
+@click.option(
+    "--strict/--no-strict", default=None, help="Fail on TeX warnings such as overfull boxes."
+)
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
-@click.option("--timeout", type=float, default=120.0, show_default=True)
-def build(paths, out_dir, mode, jobs, strict, force, timeout) -> None:
-    """Build a PDF for each spec file (a folder means every *.toml in it)."""
+@click.option("--timeout", type=float, default=None, help="Seconds per TeX run (default 120).")
+@click.option("--tex-only", is_flag=True, help="Write the .tex files only; do not run TeX.")
+def build(paths, out_dir, mode, jobs, strict, force, timeout, tex_only) -> None:
+    """Build a PDF for each spec file (a folder means every *.toml in it).
+
+    Without PATHS, builds the `specs` of the project's derivtex.toml (found upwards from
+    here); its settings apply to every build, and flags win over them.
+    """
     from derivtex.project.build import build_specs
 
+    config = _project()
     code = _run(
         build_specs,
-        paths,
-        out_dir,
-        mode=mode,
-        jobs=jobs,
-        strict=strict,
+        _spec_paths(paths, config),
+        _pick(out_dir, config.output, DEFAULT_OUTPUT),
+        mode=_pick(mode, config.mode, Mode.SOLUTIONS),
+        jobs=_pick(jobs, config.jobs, None),
+        strict=_pick(strict, config.strict, False),
         force=force,
-        timeout=timeout,
+        timeout=_pick(timeout, config.timeout, DEFAULT_TIMEOUT),
+        tex_only=tex_only,
+        defaults=config.defaults,
     )
     sys.exit(code)
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@OUTPUT_OPTION
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=None)
+@click.option("--strict/--no-strict", default=None, help="Fail on TeX warnings.")
+@click.option("--timeout", type=float, default=None, help="Seconds per TeX run (default 120).")
+def watch(paths, out_dir, mode, strict, timeout) -> None:
+    """Build, then rebuild whenever a spec, template or derivtex.toml changes (Ctrl-C stops).
+
+    One line per rebuild, with its time; a failed rebuild shows its errors and keeps the last
+    good PDF. Settings and flags as for build; rebuilds run in this process, one at a time.
+    """
+    from derivtex.project.watch import Settings
+    from derivtex.project.watch import watch as watch_specs
+
+    def settings() -> Settings:
+        config = _project()
+        options = {
+            "mode": _pick(mode, config.mode, Mode.SOLUTIONS),
+            "jobs": 1,  # in this warm process: sympy and the templates stay loaded
+            "strict": _pick(strict, config.strict, False),
+            "timeout": _pick(timeout, config.timeout, DEFAULT_TIMEOUT),
+            "defaults": config.defaults,
+        }
+        also = tuple(p for p in (config.path, config.defaults.templates) if p is not None)
+        out = _pick(out_dir, config.output, DEFAULT_OUTPUT)
+        return Settings(_spec_paths(paths, config), out, options, also)
+
+    _run(watch_specs, settings)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def check(paths) -> None:
-    """Parse, plan and verify spec files without TeX (fast; for pre-commit hooks)."""
+    """Parse, plan and verify spec files without TeX (fast; for pre-commit hooks).
+
+    Without PATHS, checks the `specs` of the project's derivtex.toml.
+    """
     from derivtex.project.build import check_specs
 
-    sys.exit(_run(check_specs, paths))
+    config = _project()
+    sys.exit(_run(check_specs, _spec_paths(paths, config), config.defaults))
 
 
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(directory) -> None:
-    """Write a starter spec and a GitHub Actions workflow that builds the PDFs."""
-    from derivtex.project.starter import init_project
+@click.option(
+    "--source",
+    metavar="REQUIREMENT",
+    help="What the workflow pip-installs derivtex from, written to requirements.txt (default:"
+    ' this version, derivtex==X.Y.Z; or e.g. "derivtex @ git+https://github.com/OWNER/derivtex").',
+)
+@click.option("--pages", is_flag=True, help="Also publish the PDFs with GitHub Pages.")
+@click.option("--force", is_flag=True, help="Replace files that already exist.")
+def init(directory, source, pages, force) -> None:
+    """Start a course project: a spec, derivtex.toml and a workflow that builds the PDFs.
 
-    for path in _run(init_project, directory):
-        click.echo(str(path))
+    The workflow goes to the .github/workflows folder of the git repository that holds
+    DIRECTORY (GitHub reads workflows only there), else of DIRECTORY.
+    """
+    from derivtex.project.starter import DEFAULT_SOURCE, init_project
+
+    project = _run(
+        init_project, directory, source=source or DEFAULT_SOURCE, pages=pages, force=force
+    )
+    for path in project.files:
+        click.echo(f"wrote {path}")
+    if project.root is None:
+        click.echo(
+            f"note: {directory} is in no git repository, and GitHub reads workflows only at a"
+            f" repository's root: run `git init {directory}` (or move .github/ there)",
+            err=True,
+        )
+    here = Path(directory).absolute() == Path.cwd()
+    click.echo(f"next: {'' if here else f'cd {directory} && '}derivtex build")
 
 
 @main.group()

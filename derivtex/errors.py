@@ -98,6 +98,10 @@ class SpecError(DerivtexError):
     """A spec file that is malformed: names the file, line and key."""
 
 
+class ConfigError(SpecError):
+    """A project config (derivtex.toml, [tool.derivtex]) that is malformed: file, line and key."""
+
+
 class VerificationError(DerivtexError):
     """A derived result disagrees with its exact or numerical check."""
 

@@ -128,8 +128,8 @@ class _Reader:
             if self.peek(1) == r"\top":
                 self.take("{"), self.take(r"\top"), self.take("}")
                 value = _transpose(value)
-            elif self.peek(1) == r"\odot":  # a Hadamard power
-                self.take("{"), self.take(r"\odot")
+            elif self.peek(1) in (r"\odot", r"\circ"):  # a Hadamard power
+                self.take("{"), self.take()
                 value = np.power(_resolve(value), self.expr())
                 self.take("}")
             else:

@@ -13,12 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from derivtex.cli import main
-from derivtex.errors import DerivtexError
 from derivtex.project import build
 from derivtex.project.build import Task, _prepare
 from derivtex.project.report import Outcome, Problem, style
 from derivtex.project.spec import load_spec
-from derivtex.project.starter import init_project
 from derivtex.tex.runner import tex_available
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -321,48 +319,17 @@ def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch, no_color, co
     assert "FAILED" in style("failed")
 
 
-# --- init and the pre-commit hook ---
-
-
-@pytest.mark.tex
-@needs_tex
-def test_init_writes_a_spec_that_checks_and_builds_and_never_overwrites(tmp_path: Path) -> None:
-    result = run("init", tmp_path)
-    assert result.exit_code == 0
-    spec, workflow = tmp_path / "derivations.toml", tmp_path / ".github/workflows/derivtex.yml"
-    assert result.output.splitlines() == [str(spec), str(workflow)]
-    assert run("check", spec).exit_code == 0
-    assert run("build", spec, "-o", tmp_path / "build").exit_code == 0
-    text = workflow.read_text()
-    for needed in (
-        "sudo apt-get update && sudo apt-get install -y --no-install-recommends texlive-latex-base",
-        "pip install derivtex",
-        "derivtex build derivations.toml -o build",
-        "actions/upload-artifact@v4",
-        "path: build/*.pdf",
-    ):
-        assert needed in text
-    spec.write_text("# mine\n", encoding="utf-8")
-    again = run("init", tmp_path)
-    assert again.exit_code == 2
-    assert "refusing to overwrite" in again.output
-    assert spec.read_text() == "# mine\n"
-
-
-def test_init_refuses_before_writing_anything(tmp_path: Path) -> None:
-    write(tmp_path, ".github/workflows/derivtex.yml", "mine")
-    with pytest.raises(DerivtexError, match="refusing to overwrite"):
-        init_project(tmp_path)
-    assert not (tmp_path / "derivations.toml").exists()
-
-
-def test_workflow_and_pre_commit_hook_are_valid_yaml(tmp_path: Path) -> None:
-    yaml = pytest.importorskip("yaml")
-    init_project(tmp_path)
-    workflow = yaml.safe_load((tmp_path / ".github/workflows/derivtex.yml").read_text())
-    steps = workflow["jobs"]["build"]["steps"]
-    assert steps[-1]["uses"] == "actions/upload-artifact@v4"
-    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    hook = next(h for h in hooks if h["id"] == "derivtex-check")
-    want = ("derivtex check", "python", r"\.toml$")
-    assert (hook["entry"], hook["language"], hook["files"]) == want
+def test_build_tex_only_writes_the_tex_without_tex_on_path(tmp_path: Path) -> None:
+    spec = write(tmp_path, "specs/good.toml", GOOD)
+    empty = tmp_path / "no-tex"
+    empty.mkdir()
+    out = tmp_path / "out"
+    result = run("build", spec.parent, "-o", out, "--mode", "both", "--tex-only", PATH=str(empty))
+    assert result.exit_code == 0, result.output
+    assert "written good.tex, good-exercises.tex" in result.output
+    assert result.output.endswith("1 written, 0 failed\n")
+    assert "\\begin{document}" in (out / "good.tex").read_text()
+    assert (out / "good-exercises.tex").is_file()
+    assert not list(out.glob("*.pdf"))
+    again = run("build", spec, "-o", out, "--tex-only", PATH=str(empty))
+    assert again.output.endswith("1 written, 0 failed\n"), again.output

@@ -111,6 +111,28 @@ def expr(draw: st.DrawFn, kind: str, depth: int, top: bool = False) -> Expr:
         st.builds(apply, st.sampled_from(sorted(BOUNDED)), sub(kind)),
         st.builds(apply, st.just("exp"), st.sampled_from(LEAVES[kind])),  # exp(exp(..)) overflows
     ]
+    same += [  # issue 12: / by a scalar, ./, .^, scalar broadcasting
+        st.builds(lambda a: Expr(f"(({a.text}).^2)", lambda e: a.fn(e) ** 2), sub(kind)),
+        st.builds(
+            lambda a: Expr(f"({a.text} / (1 + s^2))", lambda e: a.fn(e) / (1 + e["s"] ** 2)),
+            sub(kind),
+        ),
+        st.builds(
+            lambda a, b: Expr(
+                f"({a.text} ./ (2 + sin({b.text})))", lambda e: a.fn(e) / (2 + np.sin(b.fn(e)))
+            ),
+            sub(kind),
+            sub(kind),
+        ),
+    ]
+    if kind == "M":  # a scalar, a row and a column added to every entry, row and column
+        same += [
+            st.builds(binary, sub("M"), st.just("+"), sub("S"), st.just(np.add)),
+            st.builds(binary, sub("M"), st.just("-"), sub("R"), st.just(np.subtract)),
+            st.builds(
+                binary, sub("M"), st.just("+"), sub("V"), st.just(lambda a, b: a + b[:, None])
+            ),
+        ]
     if kind != "S":
         same += [
             st.builds(binary, sub(kind), st.just(".*"), sub(kind), st.just(np.multiply)),

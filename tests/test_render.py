@@ -69,7 +69,7 @@ def _unmeasured(tex: str) -> str:
         ("row-times-matrix", ["numerator layout", "Arranged the other way", "W7,3"]),
         ("derivative-by-a-matrix", ["Tensor structure", "Fi,j,i", "Gi,j", "every other entry"]),
         ("multiple-data-points", ["Stacked data points", "unless the rows match"]),
-        ("chain-rule", ["Chain rule", "local derivatives", "V W"]),
+        ("chain-rule", ["Chain rule", "Local derivative", "by (L1)", "V W"]),
     ],
 )
 def test_reference_pdf_text(tmp_path: Path, name: str, expected: list[str]) -> None:
@@ -165,6 +165,22 @@ def test_user_template_override(tmp_path: Path) -> None:
     text = pdf_text(compile_pdf(tex).pdf)
     assert "Custom summary. numerator" in text
     assert "Verified" not in text
+
+
+def test_user_preamble_extends_the_builtin_one_without_recursing(tmp_path: Path) -> None:
+    user = tmp_path / "tpl"
+    user.mkdir()
+    (user / "preamble.tex.j2").write_text(
+        '<% extends "builtin/preamble.tex.j2" %>\n'
+        "<% block packages %><< super() >>\\usepackage{bm}% mine\n<% endblock %>\n"
+    )
+    tex = render(_derive("matrix-times-column"), templates=user)
+    assert "\\usepackage{bm}% mine" in tex
+    assert "\\usepackage{amsmath}" in tex and "\\begin{document}" in tex
+    if tex_available():
+        path = tmp_path / "o.tex"
+        path.write_text(tex)
+        assert compile_pdf(path).pdf.is_file()
 
 
 def test_wheel_ships_templates(tmp_path: Path) -> None:

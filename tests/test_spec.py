@@ -844,3 +844,132 @@ def test_spec_files_errors(tmp_path: Path, make_folder: bool, message: str) -> N
         spec_files([target])
     assert str(caught.value).split("\n")[0] == f"{target}: {message}"
     assert caught.value.hint
+
+
+# --- shared shapes, lists of variables, steps and named givens ---
+
+NETWORK = dedent("""\
+    title = "A two-layer network"
+    [defaults]
+    shapes = { W1 = "H x D", b1 = "H", x = "D" }
+    steps = ["chain_rule"]
+    [givens]
+    layer = "z = W1 x + b1; h = sigmoid(z)"
+    [[derivation]]
+    name = "layer"
+    title = "The first layer"
+    given = "layer"
+    wrt = ["W1", "b1", "x"]
+    [[derivation]]
+    name = "own-shapes"
+    given = "y = W1 x"
+    shapes = { W1 = "C x D" }
+    wrt = "x"
+    steps = []
+    """)
+
+
+def test_a_list_of_variables_makes_one_titled_derivation_each() -> None:
+    spec = parse_spec(NETWORK)
+    names = [(d.name, d.title, d.wrt) for d in spec.derivations]
+    assert names == [
+        ("layer-W1", "The first layer: by W1", "W1"),
+        ("layer-b1", "The first layer: by b1", "b1"),
+        ("layer-x", "The first layer: by x", "x"),
+        ("own-shapes", None, "x"),
+    ]
+    assert {d.given for d in spec.derivations[:3]} == {"z = W1 x + b1; h = sigmoid(z)"}
+
+
+def test_defaults_shapes_merge_under_each_derivations_own_and_steps_inherit() -> None:
+    first, *_, own = parse_spec(NETWORK).derivations
+    assert dict(first.shapes) == {"W1": "H x D", "b1": "H", "x": "D"}
+    assert dict(own.shapes) == {"W1": "C x D", "b1": "H", "x": "D"}  # its own W1 wins
+    assert (first.steps, own.steps) == (("chain_rule",), ())
+    assert parse_spec(MINIMAL).derivations[0].steps is None  # no steps key: every step
+
+
+def test_a_name_that_is_no_given_is_the_text_itself() -> None:
+    text = NETWORK.replace('given = "y = W1 x"', 'given = "layer2"')
+    assert parse_spec(text).derivations[-1].given == "layer2"  # then the parser says what is wrong
+
+
+def test_a_list_of_variables_keeps_names_unique() -> None:
+    text = NETWORK.replace('name = "own-shapes"', 'name = "layer-x"')
+    error = _error(text)
+    assert "'layer-x' is already the name of the derivation at line 7" in str(error)
+
+
+SPEC_ADDITION_ERRORS = [
+    pytest.param(
+        'wrt = ["W1", "b1", "x"]',
+        "wrt = []",
+        11,
+        "derivation 'layer': key 'wrt': expected a name or an array of names, got an empty array",
+        "one section per variable",
+        id="wrt-empty-list",
+    ),
+    pytest.param(
+        'wrt = ["W1", "b1", "x"]',
+        'wrt = ["W1", 3]',
+        11,
+        "derivation 'layer': key 'wrt': expected a name or an array of names, got an array"
+        " holding other than names",
+        "one section per variable",
+        id="wrt-list-of-numbers",
+    ),
+    pytest.param(
+        'wrt = ["W1", "b1", "x"]',
+        'wrt = ["W1", "W1"]',
+        11,
+        "derivation 'layer': key 'wrt': 'W1' is listed twice",
+        "once",
+        id="wrt-twice",
+    ),
+    pytest.param(
+        'steps = ["chain_rule"]',
+        'steps = ["chain_rules"]',
+        4,
+        "defaults: key 'steps': unknown step kind 'chain_rules'",
+        "did you mean 'chain_rule'?",
+        id="defaults-step-typo",
+    ),
+    pytest.param(
+        "steps = []",
+        'steps = "chain_rule"',
+        17,
+        "derivation 'own-shapes': key 'steps': expected an array of step kinds, got a string",
+        'steps = ["sum_expansion"',
+        id="steps-not-an-array",
+    ),
+    pytest.param(
+        'shapes = { W1 = "H x D", b1 = "H", x = "D" }',
+        'shape = { W1 = "H x D", b1 = "H", x = "D" }',
+        3,
+        "defaults: unknown key 'shape'",
+        "did you mean 'shapes'?",
+        id="defaults-shape-typo",
+    ),
+    pytest.param(
+        'layer = "z = W1 x + b1; h = sigmoid(z)"',
+        "layer = 3",
+        5,
+        "key 'givens.layer': expected the text of statements, got an integer",
+        "[givens]",
+        id="given-not-text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message", "hint"), SPEC_ADDITION_ERRORS)
+def test_spec_addition_errors_name_the_line(old, new, line, message, hint) -> None:
+    assert old in NETWORK
+    error = _error(NETWORK.replace(old, new))
+    assert str(error).split("\n")[0] == f"spec.toml:{line}: {message}"
+    assert hint in (error.hint or "")
+
+
+def test_shapes_are_required_only_when_defaults_have_none() -> None:
+    error = _error(MINIMAL.replace('shapes = { W = "C x D", x = "D" }\n', ""))
+    assert "missing required key 'shapes'" in str(error)
+    assert "shapes in [defaults]" in (error.hint or "")

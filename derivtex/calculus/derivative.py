@@ -14,6 +14,7 @@ from derivtex.calculus.engine import IndexDerivative, differentiate
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto, target
 from derivtex.calculus.verify import Problem, VerificationReport, verify
 from derivtex.language import ir
+from derivtex.language.functions import KINK_NOTES
 from derivtex.language.shapes import Shape
 from derivtex.options import Layout
 
@@ -58,6 +59,11 @@ class Derivative:
         return substitute_auto(self.matrix, self.graph)
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """What the handout should state: where values were broadcast, where a kink is skipped."""
+        return notes(self.graph)
+
+    @property
     def has_matrix_form(self) -> bool:
         return self.matrix is not None
 
@@ -78,6 +84,41 @@ class Derivative:
     def verify(self, *, seed: int = 0, trials: int = 2) -> VerificationReport:
         """Exact and finite-difference checks; raises VerificationError on a mismatch."""
         return verify(self.problem(), self.evaluate, seed=seed, trials=trials)
+
+
+def notes(graph: ir.Graph) -> tuple[str, ...]:
+    """One sentence per broadcast and per function differentiable only away from 0."""
+    out: list[str] = []
+    for d in graph.definitions:
+        for op in ir.walk(d.op):
+            out += _broadcast_notes(d.name, op)
+            if isinstance(op, ir.Apply) and op.func in KINK_NOTES:
+                out.append(f"{KINK_NOTES[op.func]} (u = {op.arg.name}_i); the checks sample there.")
+    return tuple(dict.fromkeys(out))
+
+
+def _broadcast_notes(name: str, op: ir.Op) -> list[str]:
+    if not getattr(op, "broadcast", False):
+        return []
+    out = []
+    for operand in ir.children(op):
+        repeated = _repeats(operand.shape, op.shape)
+        if repeated:
+            out.append(
+                f"In {name}, {repeated} to fit {op.shape.text()} (broadcasting, as in numpy)."
+            )
+    return out
+
+
+def _repeats(small: Shape, big: Shape) -> str:
+    """How an operand of shape `small` repeats to `big`, in words; '' if it does not."""
+    if (small.rows, small.cols) == (big.rows, big.cols):
+        return ""
+    if small.is_scalar:
+        return "a scalar is used in every entry"
+    if small.rows == 1:
+        return f"a row ({small.text()}) is repeated down the {big.rows} rows"
+    return f"a column ({small.text()}) is repeated across the {big.cols} columns"
 
 
 def derive_graph(graph: ir.Graph, wrt: str, layout: Layout = Layout.NUMERATOR) -> Derivative:

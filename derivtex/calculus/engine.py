@@ -36,6 +36,13 @@ def join(shape: Shape, row: sympy.Expr | None, col: sympy.Expr | None) -> Idx:
     return tuple(i for i, d in ((row, shape.rows), (col, shape.cols)) if d != ONE and i is not None)
 
 
+def at(operand: ir.Op, op: ir.Op, idx: Idx) -> Idx:
+    """The index of an operand that broadcasts: its axes of size 1 drop the index."""
+    if operand.shape == op.shape:
+        return idx
+    return join(operand.shape, *split(op.shape, idx))
+
+
 def deltas(a: Idx, b: Idx) -> sympy.Expr:
     return sympy.Mul(*(sympy.KroneckerDelta(x, y) for x, y in zip(a, b, strict=True)))
 
@@ -84,23 +91,35 @@ class Engine:
         match op:
             case ir.Leaf(name=name, shape=shape) | ir.Ref(name=name, shape=shape):
                 return T.single(entry(name, shape, idx))
-            case ir.Const(value=v):
+            case ir.Const(value=v) | ir.Dim(value=v):
                 return T.single(v)
+            case ir.Eye():
+                return T.single(deltas(idx[:1], idx[1:]) if idx else sympy.Integer(1))
+            case ir.Ones():
+                return T.single(sympy.Integer(1))
             case ir.Scale(factor=f, arg=a):
                 return T.mul(self.value(f, ()), self.value(a, idx))
             case ir.MatMul():
                 return self._matmul(op, idx, self.value, self.value)
             case ir.Add(left=a, right=b):
-                return T.add(self.value(a, idx), self.value(b, idx))
+                return T.add(self.value(a, at(a, op, idx)), self.value(b, at(b, op, idx)))
             case ir.Hadamard(left=a, right=b):
-                return T.mul(self.value(a, idx), self.value(b, idx))
+                return T.mul(self.value(a, at(a, op, idx)), self.value(b, at(b, op, idx)))
+            case ir.Divide(left=a, right=b):
+                return T.scale(self.value(a, at(a, op, idx)), 1 / self._atom(b, at(b, op, idx)))
             case ir.Transpose(arg=a):
                 row, col = split(op.shape, idx)
                 return self.value(a, join(a.shape, col, row))
             case ir.Apply(func=f, arg=a):
                 return T.single(ELEMENTWISE[f].sympy_func(entry(a.name, a.shape, idx)))
             case ir.Power(base=b, exponent=p):
-                return T.single(sympy.Symbol(b.name) ** p)
+                return T.single(entry(b.name, b.shape, idx) ** p)
+            case ir.Diag(arg=a):
+                return self._diag(op, idx, self.value)
+            case ir.Softmax(arg=a):
+                return T.single(self._exp(a, idx) / self._sum_exp(a))
+            case ir.Reduce(kind="logsumexp", arg=a):
+                return T.single(sympy.log(self._sum_exp(a)))
             case ir.Reduce(kind="sum" | "tr"):
                 return self._reduce(op, lambda a, i: self.value(a, i))
             case ir.Reduce(kind="norm", arg=a):
@@ -110,6 +129,23 @@ class Engine:
                 )
                 return T.single(sympy.sqrt(T.to_sympy(squares)))
         raise AssertionError(f"no component form for {op!r}")
+
+    def _atom(self, op: ir.Op, idx: Idx) -> sympy.Expr:
+        """The value of a named or constant operand: one factor."""
+        return T.to_sympy(self.value(op, idx))
+
+    def _exp(self, a: ir.Op, idx: Idx) -> sympy.Expr:
+        return sympy.exp(self._atom(a, idx))
+
+    def _sum_exp(self, a: ir.Op) -> sympy.Expr:
+        """sum_k exp(z_k), for display: the derivative goes through the value's own name."""
+        return T.to_sympy(self._reduce(ir.Reduce("sum", a), lambda b, i: T.single(self._exp(b, i))))
+
+    def _diag(self, op: ir.Diag, idx: Idx, fn) -> T.Terms:
+        """diag(v)_{i,j} = v_i delta_{i,j}; diag(A)_i = A_{i,i}."""
+        if len(op.shape.free_dims) == 1:
+            return fn(op.arg, (idx[0], idx[0]))
+        return T.mul(fn(op.arg, idx[:1]), T.single(deltas(idx[:1], idx[1:])))
 
     def _matmul(self, op: ir.MatMul, idx: Idx, left_fn, right_fn) -> T.Terms:
         left, right = op.left, op.right
@@ -165,16 +201,21 @@ class Engine:
                 return T.single(deltas(idx, widx)) if name == wrt else ()
             case ir.Ref(name=name):
                 return self._deriv_ref(name, idx, wrt, widx)
-            case ir.Const():
+            case ir.Const() | ir.Dim() | ir.Eye() | ir.Ones():
                 return ()
             case ir.Scale(factor=f, arg=a):
                 return T.add(self._product(d(f, ()), a, idx), self._product(d(a, idx), f, ()))
             case ir.MatMul():
                 return T.add(self._matmul(op, idx, d, self.value), self._matmul_right(op, idx, d))
             case ir.Add(left=a, right=b):
-                return T.add(d(a, idx), d(b, idx))
+                return T.add(d(a, at(a, op, idx)), d(b, at(b, op, idx)))
             case ir.Hadamard(left=a, right=b):
-                return T.add(self._product(d(a, idx), b, idx), self._product(d(b, idx), a, idx))
+                ia, ib = at(a, op, idx), at(b, op, idx)
+                return T.add(self._product(d(a, ia), b, ib), self._product(d(b, ib), a, ia))
+            case ir.Divide(left=a, right=b):
+                return self._deriv_divide(op, idx, d)
+            case ir.Diag():
+                return self._diag(op, idx, d)
             case ir.Transpose(arg=a):
                 row, col = split(op.shape, idx)
                 return d(a, join(a.shape, col, row))
@@ -183,11 +224,37 @@ class Engine:
                 prime = sympy.diff(ELEMENTWISE[f].sympy_func(u), u)
                 return T.mul(T.single(prime.xreplace({u: entry(a.name, a.shape, idx)})), d(a, idx))
             case ir.Power(base=b, exponent=p):
-                base = sympy.Symbol(b.name)
-                return T.mul(T.single(p * base ** (p - 1)), d(b, ()))
+                base = entry(b.name, b.shape, idx)
+                return T.mul(T.single(p * base ** (p - 1)), d(b, idx))
             case ir.Reduce(kind="sum" | "tr"):
                 return self._reduce(op, d)
         raise AssertionError(f"cannot differentiate {op!r}")
+
+    def _deriv_divide(self, op: ir.Divide, idx: Idx, d) -> T.Terms:
+        """The quotient rule: d(a / b) = da / b - a db / b^2."""
+        ia, ib = at(op.left, op, idx), at(op.right, op, idx)
+        b = self._atom(op.right, ib)
+        first = T.scale(d(op.left, ia), 1 / b)
+        db = d(op.right, ib)
+        return T.add(first, T.scale(self._product(db, op.left, ia), -1 / b**2))
+
+    def _deriv_softmax(self, name: str, op: ir.Softmax, pidx: Idx, wrt: str, pw: Idx) -> T.Terms:
+        """d p_i = p_i d z_i - p_i sum_k p_k d z_k, with p the softmax's own name."""
+        p_i = T.single(entry(name, op.shape, pidx))
+        k = self.fresh_idx(op.shape)
+        inner = T.mul(T.single(entry(name, op.shape, k)), self.deriv(op.arg, k, wrt, pw))
+        inner = T.sum_over(inner, k[0], op.shape.free_dims[0])
+        own = T.mul(p_i, self.deriv(op.arg, pidx, wrt, pw))
+        return T.add(own, T.scale(T.mul(p_i, inner), -1))
+
+    def _deriv_lse(self, name: str, op: ir.Reduce, wrt: str, pw: Idx) -> T.Terms:
+        """d s = sum_k exp(z_k - s) d z_k, with s = logsumexp(z) the definition's own name."""
+        k = self.fresh_idx(op.arg.shape)
+        weight = sympy.exp(self._atom(op.arg, k) - sympy.Symbol(name))
+        inner = T.mul(T.single(weight), self.deriv(op.arg, k, wrt, pw))
+        for index, dim in zip(k, op.arg.shape.free_dims, strict=True):
+            inner = T.sum_over(inner, index, dim)
+        return inner
 
     def _deriv_ref(self, name: str, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
         if wrt not in self._deps[name]:
@@ -210,6 +277,10 @@ class Engine:
             for index, dim in zip(k, op.arg.shape.free_dims, strict=True):
                 inner = T.sum_over(inner, index, dim)
             return T.scale(inner, 1 / sympy.Symbol(name)), pidx, pw
+        if isinstance(op, ir.Softmax):
+            return self._deriv_softmax(name, op, pidx, wrt, pw), pidx, pw
+        if isinstance(op, ir.Reduce) and op.kind == "logsumexp":
+            return self._deriv_lse(name, op, wrt, pw), pidx, pw
         return self.deriv(op, pidx, wrt, pw), pidx, pw
 
 

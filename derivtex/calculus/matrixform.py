@@ -177,6 +177,8 @@ def _elementwise_piece(f: sympy.Expr, dims: dict, graph: ir.Graph) -> _Piece:
     inner = _piece(e, list(e.indices), dims, graph)
     if len(set(inner.slots)) != len(inner.slots):
         raise NoMatrixForm(f"{f} uses a diagonal entry")
+    if isinstance(f, sympy.Pow) and f.base == e and f.exp.is_Number:  # z^{circ -2}
+        return _Piece(sympy.HadamardPower(inner.expr, f.exp), inner.slots)
     return _Piece(ElementwiseApplyFunction(body, inner.expr), inner.slots)
 
 
@@ -210,7 +212,14 @@ def _merge_vectors(pieces: list[_Piece], index) -> list[_Piece]:
     if len(vectors) < 2:
         return pieces
     rest = [p for p in pieces if p.slots != [index]]
-    return rest + [_Piece(sympy.HadamardProduct(*vectors), [index])]
+    return rest + [_Piece(_hadamard(vectors), [index])]
+
+
+def _hadamard(vectors: list) -> sympy.MatrixExpr:
+    """x ⊙ x ⊙ z as x^{∘2} ⊙ z: repeated factors as a Hadamard power."""
+    counts = Counter(vectors)
+    factors = [v if n == 1 else sympy.HadamardPower(v, n) for v, n in counts.items()]
+    return factors[0] if len(factors) == 1 else sympy.HadamardProduct(*factors)
 
 
 def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_Piece]:
@@ -240,10 +249,17 @@ def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
         if piece.slots[0] == piece.slots[1]:
             raise NoMatrixForm("a trace inside an open chain")
         forward = piece.slots[0] == cur
-        chain.append(piece.expr if forward else sympy.Transpose(piece.expr))
+        chain.append(piece.expr if forward else _transpose(piece.expr))
         cur = piece.slots[1] if forward else piece.slots[0]
         if cur in stops:
             return chain, cur
+
+
+def _transpose(expr: sympy.MatrixExpr) -> sympy.MatrixExpr:
+    """The transpose, except of what is symmetric by construction: I and diag(v) stay."""
+    if isinstance(expr, sympy.Identity | DiagMatrix):
+        return expr
+    return sympy.Transpose(expr)
 
 
 def _product(chain: list) -> sympy.MatrixExpr:
@@ -255,7 +271,7 @@ def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
         return None
     if tgt.row is None:
         chain, end = _walk(pieces, tgt.col, set())
-        return sympy.Transpose(_product(chain))
+        return _transpose(_product(chain))
     chain, end = _walk(pieces, tgt.row, {tgt.col} if tgt.col is not None else set())
     if end == tgt.col and tgt.col is not None:
         return _product(chain)
@@ -263,7 +279,7 @@ def _assemble(pieces: list[_Piece], tgt: Target) -> sympy.MatrixExpr | None:
     if tgt.col is None:
         return left
     right_chain, _ = _walk(pieces, tgt.col, set())
-    return mexpr.matmul(left, sympy.Transpose(_product(right_chain)))
+    return mexpr.matmul(left, _transpose(_product(right_chain)))
 
 
 def _closed(pieces: list[_Piece]) -> list[sympy.Expr]:

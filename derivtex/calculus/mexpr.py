@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
@@ -48,6 +49,45 @@ class SumOf(sympy.Expr):
     @property
     def matrix(self) -> sympy.MatrixExpr:
         return self.args[0]
+
+
+class LogSumExp(sympy.Expr):
+    """log of the sum of exp of every entry of a matrix expression."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
+class ElementwiseDivide(sympy.MatrixExpr):
+    """a ./ b, entry by entry, for matrix expressions of one shape (Matrix Cookbook's oslash)."""
+
+    def __new__(cls, a: sympy.MatrixExpr, b: sympy.MatrixExpr) -> sympy.MatrixExpr:
+        return sympy.MatrixExpr.__new__(cls, a, b)
+
+    @property
+    def shape(self) -> tuple[sympy.Expr, sympy.Expr]:
+        return self.args[0].shape
+
+
+class SoftmaxOf(sympy.MatrixExpr):
+    """softmax(z) = exp(z) / sum(exp(z)) of a vector expression."""
+
+    def __new__(cls, arg: sympy.MatrixExpr) -> sympy.MatrixExpr:
+        return sympy.MatrixExpr.__new__(cls, arg)
+
+    @property
+    def arg(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+    @property
+    def shape(self) -> tuple[sympy.Expr, sympy.Expr]:
+        return self.args[0].shape
 
 
 class Slice(sympy.Symbol):
@@ -99,16 +139,22 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
     match op:
         case ir.Leaf(name=name, shape=shape) | ir.Ref(name=name, shape=shape):
             return env.get(name, symbol(name, shape))
-        case ir.Const(value=v):
+        case ir.Const(value=v) | ir.Dim(value=v):
             return v
+        case ir.Eye(size=v):
+            return sympy.Identity(v)
+        case ir.Ones(shape=shape):
+            return sympy.OneMatrix(shape.rows, shape.cols)
         case ir.Scale(factor=f, arg=a):
             return times(as_scalar(of_op(f, env)), of_op(a, env))
         case ir.MatMul(left=a, right=b):
             return matmul(of_op(a, env), of_op(b, env))
         case ir.Add(left=a, right=b):
-            return _add(of_op(a, env), of_op(b, env))
-        case ir.Hadamard(left=a, right=b):
-            return sympy.HadamardProduct(of_op(a, env), of_op(b, env))
+            return _add(*_operands(op, env))
+        case ir.Hadamard():
+            return _hadamard(*_operands(op, env))
+        case ir.Divide():
+            return _divide(*_operands(op, env))
         case ir.Transpose(arg=a):
             inner = of_op(a, env)
             return sympy.Transpose(inner) if isinstance(inner, sympy.MatrixExpr) else inner
@@ -116,7 +162,16 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             u = sympy.Dummy("d")
             return elementwise(sympy.Lambda(u, ELEMENTWISE[f].sympy_func(u)), of_op(a, env))
         case ir.Power(base=b, exponent=p):
-            return as_scalar(of_op(b, env)) ** p
+            base = of_op(b, env)
+            if isinstance(base, sympy.MatrixExpr) and not b.shape.is_scalar:
+                return sympy.HadamardPower(base, p)
+            return as_scalar(base) ** p
+        case ir.Softmax(arg=a):
+            return SoftmaxOf(of_op(a, env))
+        case ir.Reduce(kind="logsumexp", arg=a):
+            return LogSumExp(of_op(a, env))
+        case ir.Diag(arg=a):
+            return _diag(of_op(a, env), len(op.shape.free_dims) == 2)
         case ir.Reduce(kind="norm", arg=a):
             return Norm(of_op(a, env))
         case ir.Reduce(kind="sum", arg=a):
@@ -126,6 +181,46 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             inner = of_op(a, env)
             return sympy.Trace(inner) if isinstance(inner, sympy.MatrixExpr) else inner
     raise TypeError(op)
+
+
+def broadcast(m: sympy.Basic, shape: Shape) -> sympy.Basic:
+    """A scalar, row or column repeated to `shape`, written with ones: 1 b^T, b 1^T, c 1."""
+    if shape.is_scalar:
+        return m
+    if not isinstance(m, sympy.MatrixExpr):
+        ones = sympy.OneMatrix(shape.rows, shape.cols)
+        return ones if m == 1 else matmul(m, ones)
+    rows, cols = m.shape
+    if rows == ONE and shape.rows != ONE:
+        m = matmul(sympy.OneMatrix(shape.rows, ONE), m)
+    if cols == ONE and shape.cols != ONE:
+        m = matmul(m, sympy.OneMatrix(ONE, shape.cols))
+    return m
+
+
+def _operands(op: ir.Add | ir.Hadamard | ir.Divide, env: dict) -> tuple[sympy.Basic, sympy.Basic]:
+    a, b = of_op(op.left, env), of_op(op.right, env)
+    if not getattr(op, "broadcast", False):
+        return a, b
+    return broadcast(a, op.shape), broadcast(b, op.shape)
+
+
+def _hadamard(a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
+    if isinstance(a, sympy.MatrixExpr) and isinstance(b, sympy.MatrixExpr):
+        return sympy.HadamardProduct(a, b)
+    return times(as_scalar(a), b) if not isinstance(a, sympy.MatrixExpr) else times(b, a)
+
+
+def _divide(a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
+    if isinstance(b, sympy.MatrixExpr) and b.shape != (ONE, ONE):
+        return ElementwiseDivide(a, b)
+    return times(1 / as_scalar(b), a)
+
+
+def _diag(m: sympy.Basic, to_matrix: bool) -> sympy.Basic:
+    if not to_matrix:
+        return DiagonalOf(m)
+    return DiagMatrix(sympy.Transpose(m) if m.shape[0] == ONE else m)
 
 
 def _add(a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:

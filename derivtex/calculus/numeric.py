@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from derivtex.calculus import mexpr
+from derivtex.calculus.backends import NUMPY, to_numpy
 from derivtex.calculus.terms import Terms
 from derivtex.errors import InputError
 from derivtex.language import ir
-from derivtex.language.functions import ELEMENTWISE, NUMPY_FUNCS
+from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.shapes import Shape
 
 Dims = dict[sympy.Symbol, int]
@@ -66,101 +67,49 @@ def to_numpy_shape(arr: np.ndarray, shape: Shape) -> np.ndarray:
     return arr.reshape(-1) if shape.numpy_rank == 1 else arr
 
 
-# -- backends ------------------------------------------------------------------------------------
-class NumpyBackend:
-    """Arrays of floats."""
-
-    def matmul(self, a, b):
-        return a @ b
-
-    def hadamard(self, a, b):
-        return a * b
-
-    def transpose(self, a):
-        return a.T
-
-    def apply(self, func: sympy.Lambda, a):
-        (var,) = func.variables
-        return np.asarray(to_numpy(func.expr, {var: a}), dtype=float) * np.ones_like(a)
-
-    def scalar(self, value) -> np.ndarray:
-        value = complex(value)  # a negative base to a fractional power is not real: nan
-        return np.full((1, 1), value.real if value.imag == 0 else float("nan"))
-
-    def diag(self, v):
-        return np.diag(v.reshape(-1))
-
-    def eye(self, n):
-        return np.eye(n)
-
-    def full(self, r, c, value):
-        return np.full((r, c), float(value))
-
-    def norm(self, a):
-        return self.scalar(np.sqrt(np.sum(a * a)))
-
-    def total(self, a):
-        return self.scalar(np.sum(a))
-
-    def trace(self, a):
-        return self.scalar(np.trace(a))
-
-    def entry(self, a):
-        return a[0, 0]
-
-
-class SympyBackend(NumpyBackend):
-    """Explicit sympy matrices, for exact checks."""
-
-    def matmul(self, a, b):
-        return a * b
-
-    def hadamard(self, a, b):
-        return a.multiply_elementwise(b)
-
-    def transpose(self, a):
-        return a.T
-
-    def apply(self, func: sympy.Lambda, a):
-        return a.applyfunc(func)
-
-    def scalar(self, value):
-        return sympy.ImmutableMatrix([[value]])
-
-    def diag(self, v):
-        n = v.shape[0]
-        return sympy.ImmutableMatrix(n, n, lambda r, c: v[r, 0] if r == c else 0)
-
-    def eye(self, n):
-        return sympy.ImmutableMatrix(sympy.eye(n))
-
-    def full(self, r, c, value):
-        return sympy.ImmutableMatrix(sympy.Matrix.ones(r, c) * value)
-
-    def norm(self, a):
-        return self.scalar(sympy.sqrt(sum(x**2 for x in a)))
-
-    def total(self, a):
-        return self.scalar(sum(a))
-
-    def trace(self, a):
-        return self.scalar(a.trace())
-
-
-NUMPY, SYMPY = NumpyBackend(), SympyBackend()
-
-
-def _scale(backend, c, m):
-    return c * m
-
-
 # -- graphs --------------------------------------------------------------------------------------
 def eval_graph(graph: ir.Graph, env: dict[str, Any], backend=NUMPY) -> dict[str, Any]:
     """Values of every definition (2-D), added to a copy of the inputs' values."""
     env = dict(env)
+    for dim, size in _sizes(graph, env).items():  # x / N reads N's value here
+        env[size_key(dim)] = backend.scalar(size)
     for definition in graph.definitions:
         env[definition.name] = eval_op(definition.op, env, backend)
     return env
+
+
+def size_key(dim: sympy.Symbol) -> str:
+    """Where a size's value is kept in an environment: never a tensor's name (no '#' in names)."""
+    return f"#{dim.name}"
+
+
+def _key(symbol: sympy.Symbol) -> str:
+    """The environment key of a symbol: sizes are integer symbols, tensors' names are plain."""
+    return size_key(symbol) if symbol.is_integer else symbol.name
+
+
+def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
+    """The size of every symbolic dimension, read off the inputs' values."""
+    sizes = {}
+    for name, shape in graph.inputs:
+        for dim, size in zip((shape.rows, shape.cols), env[name].shape, strict=True):
+            if not dim.is_Integer:
+                sizes[dim] = int(size)
+    return sizes
+
+
+def _size(expr: sympy.Expr, env: dict[str, Any], b) -> Any:
+    """A size expression (N, N D) with the sizes filled in from env."""
+    sizes = {s: sympy.Integer(int(b.entry(env[size_key(s)]))) for s in expr.free_symbols}
+    return expr.xreplace(sizes)
+
+
+def _entrywise(op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, Any], b, combine) -> Any:
+    x, y = eval_op(op.left, env, b), eval_op(op.right, env, b)
+    if op.broadcast:
+        rows, cols = max(x.shape[0], y.shape[0]), max(x.shape[1], y.shape[1])
+        x, y = b.expand(x, rows, cols), b.expand(y, rows, cols)
+    return combine(x, y)
 
 
 def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
@@ -169,24 +118,37 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
             return env[name]
         case ir.Const(value=v):
             return b.scalar(v)
+        case ir.Dim(value=v):
+            return b.scalar(_size(v, env, b))
+        case ir.Eye(size=v):
+            return b.eye(int(_size(v, env, b)))
+        case ir.Ones(shape=shape):
+            return b.full(1, int(_size(shape.cols, env, b)), 1)
         case ir.Scale(factor=f, arg=a):
             return b.entry(eval_op(f, env, b)) * eval_op(a, env, b)
         case ir.MatMul(left=x, right=y):
             return b.matmul(eval_op(x, env, b), eval_op(y, env, b))
-        case ir.Add(left=x, right=y):
-            return eval_op(x, env, b) + eval_op(y, env, b)
-        case ir.Hadamard(left=x, right=y):
-            return b.hadamard(eval_op(x, env, b), eval_op(y, env, b))
+        case ir.Add():
+            return _entrywise(op, env, b, lambda x, y: x + y)
+        case ir.Hadamard():
+            return _entrywise(op, env, b, b.hadamard)
+        case ir.Divide():
+            return _entrywise(op, env, b, b.divide)
         case ir.Transpose(arg=a):
             return b.transpose(eval_op(a, env, b))
         case ir.Apply(func=f, arg=a):
             u = sympy.Dummy("u")
             return b.apply(sympy.Lambda(u, ELEMENTWISE[f].sympy_func(u)), env[a.name])
         case ir.Power(base=a, exponent=p):
-            return b.scalar(b.entry(env[a.name]) ** p)
+            return b.power(env[a.name], p)
+        case ir.Softmax(arg=a):
+            return b.softmax(env[a.name])
+        case ir.Diag(arg=a):
+            inner = eval_op(a, env, b)
+            return b.diag(inner) if len(op.shape.free_dims) == 2 else b.diagonal(inner)
         case ir.Reduce(kind=kind, arg=a):
-            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace}[kind]
-            return reducer(eval_op(a, env, b))
+            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace, "logsumexp": b.logsumexp}
+            return reducer[kind](eval_op(a, env, b))
     raise TypeError(op)
 
 
@@ -226,38 +188,12 @@ def _factor_array(factor, idx: list, sizes: dict, env: dict) -> np.ndarray:
     return np.broadcast_to(np.asarray(to_numpy(factor, arrays), dtype=float), shape)
 
 
-def to_numpy(expr: sympy.Basic, values: dict) -> Any:
-    """Evaluate a scalar sympy expression with numpy, given arrays for its atoms.
-
-    A small interpreter rather than sympy.lambdify: lambdify's first call imports much of numpy
-    and costs a fifth of a second, more than a whole derivation.
-    """
-    if expr in values:
-        return values[expr]
-    if expr.is_Number:
-        return float(expr)
-    args = [to_numpy(a, values) for a in expr.args]
-    if isinstance(expr, sympy.Add):
-        return sum(args[1:], args[0])
-    if isinstance(expr, sympy.Mul):
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
-        return out
-    if isinstance(expr, sympy.Pow):
-        return np.power(np.asarray(args[0], dtype=float), args[1])
-    name = getattr(expr.func, "__name__", "")
-    if name in NUMPY_FUNCS and len(args) == 1:
-        return NUMPY_FUNCS[name](np.asarray(args[0], dtype=float))
-    raise TypeError(f"cannot evaluate {expr} numerically")
-
-
 def _atom_array(atom, position: dict, shape: tuple, env: dict) -> np.ndarray:
     if isinstance(atom, sympy.KroneckerDelta):
         a, b = (_position(x, position, shape) for x in atom.args)
         return (a == b).astype(float)
     if isinstance(atom, sympy.Symbol):
-        return np.full(shape, float(np.asarray(env[atom.name]).reshape(-1)[0]))
+        return np.full(shape, float(np.asarray(env[_key(atom)]).reshape(-1)[0]))
     value = env[str(atom.base.label)]
     pos = [_position(x, position, shape) - 1 for x in atom.indices]
     if len(pos) == 1:
@@ -302,11 +238,30 @@ def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
             return b.full(size(expr.rows), size(expr.cols), 0)
         case DiagMatrix():
             return b.diag(eval_matrix(expr.args[0], env, dims, b))
+        case DiagonalOf():
+            return b.diagonal(eval_matrix(expr.arg, env, dims, b))
+        case sympy.HadamardPower():
+            return b.power(eval_matrix(expr.base, env, dims, b), expr.exp)
+        case mexpr.ElementwiseDivide():
+            x, y = (eval_matrix(a, env, dims, b) for a in expr.args)
+            return b.divide(x, y)
+        case mexpr.SoftmaxOf():
+            return b.softmax(eval_matrix(expr.arg, env, dims, b))
         case ElementwiseApplyFunction():
-            return b.apply(expr.function, eval_matrix(expr.expr, env, dims, b))
+            return b.apply(
+                _bound(expr.function, env, dims, b), eval_matrix(expr.expr, env, dims, b)
+            )
         case sympy.Trace():
             return b.trace(eval_matrix(expr.arg, env, dims, b))
     raise TypeError(f"cannot evaluate {type(expr).__name__}")
+
+
+def _bound(function: sympy.Lambda, env: dict, dims: Dims, b) -> sympy.Lambda:
+    """A function body's other values filled in: exp(d - s) with s = logsumexp(z) known."""
+    (var,) = function.variables
+    free = function.expr.free_symbols - {var}
+    values = {s: b.entry(env[_key(s)]) for s in free if _key(s) in env}
+    return function.xreplace({**dims, **values}) if free else function
 
 
 def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
@@ -324,9 +279,9 @@ def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
 def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
     values = {
         a: b.entry(_wrapped_value(a, env, dims, b))
-        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, sympy.Trace)
+        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, mexpr.LogSumExp, sympy.Trace)
     }
-    values.update({s: b.entry(env[s.name]) for s in expr.free_symbols if s.name in env})
+    values.update({s: b.entry(env[_key(s)]) for s in expr.free_symbols if _key(s) in env})
     if b is not NUMPY:
         return expr.xreplace(values).xreplace(dims)
     values.update(dims)
@@ -339,4 +294,6 @@ def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
     inner = eval_matrix(atom.matrix, env, dims, b)
     if isinstance(atom, mexpr.Norm):
         return b.norm(inner)
+    if isinstance(atom, mexpr.LogSumExp):
+        return b.logsumexp(inner)
     return b.total(inner) if isinstance(atom, mexpr.SumOf) else inner

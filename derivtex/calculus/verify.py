@@ -9,6 +9,7 @@ import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import SYMPY
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import Target
 from derivtex.errors import UnsupportedError, VerificationError
@@ -69,7 +70,7 @@ def explicit_input(name: str, shape: Shape, dims: N.Dims) -> sympy.ImmutableMatr
 def exact_check(p: Problem, dims: N.Dims) -> None:
     """Compare every entry with sympy's own scalar derivative; raise on the first mismatch."""
     env = {name: explicit_input(name, s, dims) for name, s in p.graph.inputs}
-    env = N.eval_graph(p.graph, env, N.SYMPY)
+    env = N.eval_graph(p.graph, env, SYMPY)
     out, wrt = env[p.graph.output], env[p.wrt]
     expected = [[sympy.diff(o, w) for w in wrt] for o in out]
     index_env = _index_env(p.graph, env)
@@ -79,7 +80,7 @@ def exact_check(p: Problem, dims: N.Dims) -> None:
         got = _index_value(p.index, o_idx + w_idx, index_env, dims)
         _same(got, expected[oi][wi], f"d{p.graph.output}{o_idx}/d{p.wrt}{w_idx}")
     if p.matrix is not None and p.target is not None:
-        got_matrix = N.eval_matrix(p.matrix, env, dims, N.SYMPY)
+        got_matrix = N.eval_matrix(p.matrix, env, dims, SYMPY)
         want = _arrange(sympy.ImmutableMatrix(expected), p, dims)
         for (r, c), value in np.ndenumerate(np.array(want.tolist(), dtype=object)):
             _same(got_matrix[r, c], value, f"entry ({r + 1}, {c + 1}) of the matrix form")
@@ -98,6 +99,8 @@ def _index_env(graph: ir.Graph, env: dict) -> dict:
     """Entries of named intermediates (z[2], n) and scalar inputs, as their explicit values."""
     mapping: dict = {}
     for name, value in env.items():
+        if name not in graph.names:
+            continue  # a size, such as N in x / N (kept as "#N")
         shape = graph.shape_of(name)
         if shape.is_scalar:
             mapping[sympy.Symbol(name)] = value[0, 0]
@@ -121,16 +124,41 @@ def _index_value(d: IndexDerivative, values: tuple, env: dict, dims: N.Dims) -> 
         factor = term.factor.xreplace(subs)
         for point in itertools.product(*ranges):
             parts.append(factor.xreplace(dict(zip(indices, point, strict=True))))
-    return sympy.Add(*parts).xreplace(env)
+    return sympy.Add(*parts).xreplace(env).xreplace(dims)
 
 
 def _same(got: sympy.Expr, want: sympy.Expr, where: str) -> None:
-    diff = sympy.expand(got - want)
-    if diff != 0 and sympy.simplify(diff) != 0:
+    if want.has(sympy.zoo, sympy.nan, sympy.oo):
+        raise UnsupportedError(
+            f"the derivative is not defined at {where}: the expression divides by zero",
+            hint="check the divisors: a ./ or / by a value that is always 0 has no derivative",
+        )
+    diff = sympy.expand(got - want, power_exp=True)
+    if diff != 0 and not _rational_zero(diff) and sympy.simplify(diff) != 0:
         raise VerificationError(
             f"the exact check failed at {where}: derived {got}, sympy finds {want}",
             hint="this is a bug in derivtex; please report the expression",
         )
+
+
+def _rational_zero(expr: sympy.Expr) -> bool:
+    """Whether expr is 0 as a rational function of its function values (exp(z_1), log(p_2)...).
+
+    Sound: an identity in free symbols holds for any values put in them. It decides softmax's
+    quotients in milliseconds where simplify takes seconds; when it cannot, simplify decides.
+    """
+    names: dict[sympy.Expr, sympy.Dummy] = {}
+    calls = {}
+    for f in expr.atoms(sympy.Function):
+        power, base = 1, f
+        if isinstance(f, sympy.exp):  # exp(-2 a) is X^-2 with X = exp(a): one symbol for both
+            c, rest = f.args[0].as_coeff_Mul()
+            power, base = (int(c), sympy.exp(rest)) if c.is_Integer else (1, f)
+        calls[f] = names.setdefault(base, sympy.Dummy()) ** power
+    try:
+        return sympy.cancel(expr.xreplace(calls)) == 0
+    except sympy.PolynomialError:
+        return False
 
 
 def _arrange(jac, p: Problem, dims: N.Dims):
@@ -152,17 +180,59 @@ def _needs_positive(op: ir.Op) -> bool:
     return any(_needs_positive(c) for c in ir.children(op))
 
 
+def _needs_unit(op: ir.Op) -> bool:
+    """arcsin, arccos and tan want arguments well inside (-1, 1)."""
+    return any(isinstance(o, ir.Apply) and ELEMENTWISE[o.func].unit_domain for o in ir.walk(op))
+
+
 def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> dict:
-    """Random inputs; positive where log or sqrt need it."""
+    """Random inputs: positive where log or sqrt need it, and away from kinks and poles."""
     positive = any(_needs_positive(d.op) for d in graph.definitions)
-    values = {}
-    for name, shape in graph.inputs:
-        full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
-        np_shape = (
-            full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
-        )
-        values[name] = rng.uniform(0.5, 1.5, np_shape) if positive else rng.normal(0, 0.7, np_shape)
+    unit = any(_needs_unit(d.op) for d in graph.definitions)
+    low, high = (0.1, 0.4) if unit else (0.5, 1.5)
+    values: dict = {}
+    for _ in range(_ATTEMPTS):
+        for name, shape in graph.inputs:
+            full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
+            np_shape = (
+                full[:0] if shape.numpy_rank == 0 else full[:1] if shape.numpy_rank == 1 else full
+            )
+            values[name] = (
+                rng.uniform(low, high, np_shape)
+                if positive
+                else rng.normal(0, 0.2 if unit else 0.7, np_shape)
+            )
+        if _well_inside(graph, values):
+            break
     return values
+
+
+_ATTEMPTS = 40
+
+
+def _away(value: np.ndarray, margin: float) -> bool:
+    return bool(np.abs(value).min() > margin)
+
+
+_KINK_MARGIN, _DIVISOR_MARGIN, _UNIT_MARGIN = 0.05, 0.15, 0.9
+
+
+def _well_inside(graph: ir.Graph, values: dict) -> bool:
+    """No kink argument near 0 (abs, sign, relu), no divisor near 0, arcsin's arguments inside."""
+    arrays, _ = N.bind(graph, values)
+    with np.errstate(all="ignore"):
+        env = N.eval_graph(graph, arrays)
+    for op in (o for d in graph.definitions for o in ir.walk(d.op)):
+        if isinstance(op, ir.Apply):
+            info, arg = ELEMENTWISE[op.func], np.abs(env[op.arg.name])
+            if info.kink and arg.min() < _KINK_MARGIN:
+                return False
+            if info.unit_domain and not arg.max() < _UNIT_MARGIN:
+                return False
+        divisor = op.right if isinstance(op, ir.Divide) else None
+        if isinstance(divisor, ir.Leaf | ir.Ref) and not _away(env[divisor.name], _DIVISOR_MARGIN):
+            return False
+    return True
 
 
 def finite_differences(graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:

@@ -53,7 +53,13 @@ def jacobian_assembly(d: Derivative) -> S.JacobianAssembly | None:
         other = _other_layout(d)
     rows_follow, cols_follow = _follow(d)
     return S.JacobianAssembly(
-        "Collect every partial into one array and read off the matrix whose entries they are.",
+        (
+            f"Collect every partial into an array shaped like {d.wrt}: the gradient, entry by "
+            "entry, and the matrix whose entries they are."
+            if not d.index.out_idx
+            else "Collect every partial into one array and read off the matrix whose entries "
+            "they are."
+        ),
         partial(whole(d, d.output), whole(d, d.wrt)),
         _grid(d, tgt, partial_at),
         _simple_grid(_grid(d, tgt, value)),
@@ -102,12 +108,15 @@ def _other_layout(d: Derivative) -> sympy.Basic | None:
     return alt.result if alt.matrix is not None else None
 
 
-def tensor_structure(d: Derivative, out: tuple, wrt: tuple) -> S.TensorStructure | None:
+def tensor_structure(
+    d: Derivative, out: tuple, wrt: tuple, zero_from: tuple[tuple, tuple] | None = None
+) -> S.TensorStructure | None:
+    """`out`, `wrt`: the worked (nonzero) entry; the search for a zero one starts at zero_from."""
     if len(d.index.out_idx) + len(d.index.wrt_idx) < 3:
         return None
     array = sympy.IndexedBase("F")
     free = d.index.out_idx + d.index.wrt_idx
-    zero = _find(d, out, wrt, zero=True)
+    zero = _find(d, *(zero_from or (out, wrt)), zero=True)
     nz_out, nz_wrt = _find(d, out, wrt, zero=False) or (out, wrt)
     pattern_lhs, pattern_rhs, compact = _pattern(d, array)
     return S.TensorStructure(

@@ -6,18 +6,22 @@ from collections.abc import Iterable, Mapping
 
 import sympy
 
-from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative, derive_graph
-from derivtex.calculus.engine import Engine
-from derivtex.calculus.mexpr import of_op
 from derivtex.calculus.verify import VerificationReport
 from derivtex.derivation import steps as S
 from derivtex.derivation.assembly import batch_rows, jacobian_assembly, tensor_structure
 from derivtex.derivation.chain import chain_steps, elementwise, link_of
+from derivtex.derivation.components import (
+    definitions,
+    formula,
+    hidden,
+    in_user_order,
+    nonzero_example,
+    term_by_term,
+)
 from derivtex.derivation.graphs import name_product_tail
-from derivtex.derivation.stepmath import at, entry, letters, partial, shown, whole
+from derivtex.derivation.stepmath import at, entry, partial, whole
 from derivtex.errors import InputError
-from derivtex.language import ir
 
 OPTIONAL = frozenset(S.KINDS) - {"component_formula", "summary"}
 EXAMPLE_OUT, EXAMPLE_WRT = (3, 4), (7, 8)
@@ -48,118 +52,59 @@ def _check_example(name: str, idx: tuple[int, ...], dims: tuple[sympy.Expr, ...]
         )
 
 
-# -- helpers -------------------------------------------------------------------------------------
-def _definitions(d: Derivative, formula: sympy.Expr) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
-    """The intermediates a formula names, with what they stand for (z = W x + b)."""
-    used = {str(s) for s in formula.free_symbols} | {
-        str(e.base.label) for e in formula.atoms(sympy.Indexed)
-    }
-    out = []
-    for definition in d.graph.definitions:
-        named = definition.name in used
-        if definition.name == d.output or not (definition.auto or named):
-            continue
-        if _is_norm(definition.op) and not named:
-            continue  # a norm written out as its sum needs no name
-        out.append((whole(d, definition.name), of_op(definition.op, {})))
-    return tuple(out)
-
-
-def _is_norm(op: ir.Op) -> bool:
-    return isinstance(op, ir.Reduce) and op.kind == "norm"
-
-
-# -- component formula, expansion, partials --------------------------------------------------------
+# -- component formula, then term by term ---------------------------------------------------------
 def component_formula(d: Derivative, out: tuple, wrt: tuple) -> S.ComponentFormula:
-    engine = Engine(d.graph)
-    value = engine.value(d.graph.definition(d.output).op, out)
-    value = T.rename_sums(value, names=letters(d))
-    rhs = _spell_out_norms(d, engine, T.to_sympy(value))
+    rhs = formula(d, d.output, out)
     return S.ComponentFormula(
         f"Pick one component of {d.output} and one of {d.wrt}, and write the output component "
         "as an explicit sum over its indices.",
         entry(d, d.output, out),
-        rhs,
+        in_user_order(rhs, d.graph.source),
         entry(d, d.wrt, wrt),
-        _definitions(d, rhs),
+        definitions(d, rhs, d.output),
     )
 
 
-def _spell_out_norms(d: Derivative, engine: Engine, rhs: sympy.Expr) -> sympy.Expr:
-    """A norm the tool named (n = ||r||) written as its sum: L = n^2 reads L = sum_k r_k^2."""
-    for definition in d.graph.definitions:
-        op = definition.op
-        name = sympy.Symbol(definition.name)
-        if definition.auto and _is_norm(op) and rhs.has(name):
-            rhs = rhs.xreplace({name: T.to_sympy(engine.value(op, ()))})
-    return _tidy_sums(d, rhs)
+def expansion(d: Derivative, formula: S.ComponentFormula, out: tuple, wrt: tuple) -> list:
+    """The output's sum written out and differentiated term by term (no chain rule needed)."""
+    if hidden(d, formula.rhs, d.wrt):
+        return []  # an intermediate hides wrt: several paths, and no term can be read off
+    found = term_by_term(
+        formula.lhs, formula.rhs, formula.wrt_entry, at(d, out, wrt), d.graph.source
+    )
+    return list(found or ())
 
 
-def _tidy_sums(d: Derivative, expr: sympy.Expr) -> sympy.Expr:
-    """Readable names (k, l, ...) for summation indices the engine named _t0, _t1, ..."""
-    free = iter(k for k in letters(d) if k not in expr.free_symbols)
-    mapping = {}
-    for total in sorted(expr.atoms(sympy.Sum), key=str):
-        for k, *_ in total.limits:
-            if k.name.startswith("_t") and k not in mapping:
-                mapping[k] = next(free)
-    return expr.xreplace(mapping)
+def sparsity(d: Derivative, zero: tuple[tuple, tuple], worked: tuple[tuple, tuple]):
+    """A zero entry (the component does not occur in the output's formula), then a nonzero one."""
+    (out, wrt), (w_out, w_wrt) = zero, worked
+    return S.Sparsity(
+        f"Not every entry of the derivative is nonzero: a component of {d.output} need not "
+        f"involve every component of {d.wrt}.",
+        entry(d, d.output, out),
+        entry(d, d.wrt, wrt),
+        partial(entry(d, d.output, out), entry(d, d.wrt, wrt)),
+        partial(entry(d, d.output, w_out), entry(d, d.wrt, w_wrt)),
+        in_user_order(at(d, w_out, w_wrt), d.graph.source),
+    )
 
 
-def _single_sum(expr: sympy.Expr) -> sympy.Sum | None:
-    if isinstance(expr, sympy.Sum) and len(expr.limits) == 1:
-        return expr
+def _zero_entry(d: Derivative, start: tuple[tuple, tuple]) -> tuple[tuple, tuple] | None:
+    out, wrt = start
+    if at(d, out, wrt) == 0:
+        return out, wrt
+    for n, cand in enumerate(_zero_candidates(d, wrt)):
+        if n > 64:
+            break
+        if at(d, out, cand) == 0:
+            return out, cand
     return None
 
 
-def _marked_value(term: sympy.Expr, k: sympy.Symbol, wrt_entry: sympy.Expr) -> int | None:
-    for e in term.atoms(sympy.Indexed):
-        if e.base == getattr(wrt_entry, "base", None):
-            rest = [(a, b) for a, b in zip(e.indices, wrt_entry.indices, strict=True) if a != b]
-            if len(rest) == 1 and rest[0][0] == k:
-                return int(rest[0][1])
-    return None
+def _zero_candidates(d: Derivative, wrt: tuple):
+    from derivtex.derivation.components import SEARCH, _candidates
 
-
-def expansion(
-    d: Derivative, formula: S.ComponentFormula
-) -> tuple[S.SumExpansion, S.TermPartial] | None:
-    total = _single_sum(formula.rhs)
-    if total is None:
-        return None
-    k, _, dim = total.limits[0]
-    marked_value = _marked_value(total.function, k, formula.wrt_entry)
-    if marked_value is None:
-        return None
-    values, gaps = shown(dim, marked_value)
-    terms = tuple(total.function.subs(k, v) for v in values)  # leaves inner sums over k alone
-    marked = values.index(marked_value)
-    partials = tuple(
-        partial(t, formula.wrt_entry) if n == marked else sympy.Integer(0)
-        for n, t in enumerate(terms)
-    )
-    result = sympy.diff(terms[marked], formula.wrt_entry)
-    return (
-        S.SumExpansion(
-            "Write the sum out term by term; exactly one term holds the component we "
-            "differentiate by.",
-            formula.lhs,
-            terms,
-            gaps,
-            marked,
-        ),
-        S.TermPartial(
-            "Differentiate term by term: every term without that component is a constant and "
-            "gives zero.",
-            partial(formula.lhs, formula.wrt_entry),
-            formula.wrt_entry,
-            terms,
-            partials,
-            gaps,
-            marked,
-            result,
-        ),
-    )
+    return _candidates(d.index.wrt_dims, SEARCH, wrt)
 
 
 def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
@@ -167,9 +112,9 @@ def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
         "Nothing depended on the particular components chosen, so the same holds for every "
         "index pair.",
         partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx)),
-        d.index_result,
+        in_user_order(d.index_result, d.graph.source),
         partial(entry(d, d.output, out), entry(d, d.wrt, wrt)),
-        at(d, out, wrt),
+        in_user_order(at(d, out, wrt), d.graph.source),
     )
 
 
@@ -178,10 +123,11 @@ def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
 # -- summary and the plan ------------------------------------------------------------------------
 def summary(d: Derivative, report) -> S.Summary:
     how = "in matrix form" if d.matrix is not None else "in index form (it has no matrix form)"
+    index_lhs = partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx))
     return S.Summary(
         f"The result {how}, in {d.layout} layout, checked exactly and against finite differences.",
-        partial(whole(d, d.output), whole(d, d.wrt)),
-        d.result,
+        partial(whole(d, d.output), whole(d, d.wrt)) if d.matrix is not None else index_lhs,
+        d.result if d.matrix is not None else in_user_order(d.index_result, d.graph.source),
         partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx)),
         d.index_result,
         d.matrix is not None,
@@ -202,20 +148,23 @@ def plan(
         named = name_product_tail(d.graph, d.wrt, _tail_name(d))
         if named is not None:
             d = derive_graph(named, d.wrt, d.layout)
-    out, wrt = _example(d, example)
-    formula = component_formula(d, out, wrt)
+    start = _example(d, example)
+    worked = nonzero_example(
+        lambda o, w: at(d, o, w), *start, d.index.wrt_dims, d.index.out_dims, len(d.index.terms)
+    )
+    formula = component_formula(d, *worked)
     found: list = [formula]
-    chain = chain_steps(d)
-    if not chain:
-        found += list(expansion(d, formula) or ())
-    found += chain
-    found.append(generalization(d, out, wrt))
-    for step in (elementwise(d), batch_rows(d)):
-        if step is not None:
-            found.append(step)
-    batch = any(isinstance(s, S.BatchRows) for s in found)
-    if not batch:
-        found.append(tensor_structure(d, out, wrt) or jacobian_assembly(d))
+    chain = chain_steps(d, formula, *worked)
+    found += chain or expansion(d, formula, *worked)
+    batch = batch_rows(d)
+    tensor = None if batch else tensor_structure(d, *worked, zero_from=start)
+    zero = _zero_entry(d, start)
+    if zero is not None and tensor is None:
+        found.append(sparsity(d, zero, worked))
+    found.append(generalization(d, *worked))
+    found += [step for step in (elementwise(d), batch) if step is not None]
+    if batch is None:
+        found.append(tensor or jacobian_assembly(d))
     found.append(summary(d, report))
     keep = OPTIONAL if only is None else frozenset(only)
     _check_kinds(keep)

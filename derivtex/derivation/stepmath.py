@@ -44,3 +44,58 @@ def shown(dim: sympy.Expr, marked: int | None) -> tuple[tuple, tuple[int, ...]]:
     kept = [v for v in values if not dim.is_Integer or v < int(dim)]
     gaps = tuple(n for n in range(len(kept) - 1) if kept[n + 1] - kept[n] > 1)
     return (*kept, dim), (*gaps, len(kept) - 1)
+
+
+class SumExcept(sympy.Expr):
+    """A sum that leaves out one value of some indices: sum_{q != 7} f, sum_{(j,k) != (7,8)} f.
+
+    Each limit is (indices, excluded values, sizes), the indices running from 1 to their sizes.
+    """
+
+    is_commutative = True
+
+    @classmethod
+    def make(cls, function: sympy.Expr, limits) -> SumExcept:
+        tuples = (
+            sympy.Tuple(sympy.Tuple(*k), sympy.Tuple(*v), sympy.Tuple(*d)) for k, v, d in limits
+        )
+        return cls(function, *tuples)
+
+    @property
+    def function(self) -> sympy.Expr:
+        return self.args[0]
+
+    @property
+    def limits(self) -> tuple:
+        return self.args[1:]
+
+    @property
+    def free_symbols(self) -> set:
+        bound = {k for lim in self.limits for k in lim[0]}
+        sizes = {s for lim in self.limits for d in lim[2] for s in d.free_symbols}
+        return (self.function.free_symbols - bound) | sizes
+
+    def _eval_derivative(self, s: sympy.Symbol) -> sympy.Expr:
+        return SumExcept(self.function.diff(s), *self.limits)
+
+    def doit(self, **hints) -> sympy.Expr:
+        """The full sum less the left-out terms (for checks at concrete sizes)."""
+        out = self.function
+        for indices, values, sizes in reversed(self.limits):
+            full = sympy.Sum(out, *((k, 1, d) for k, d in zip(indices, sizes, strict=True)))
+            out = full.doit(**hints) - out.xreplace(dict(zip(indices, values, strict=True)))
+        return out
+
+
+class Held(sympy.Expr):
+    """A partial derivative taken with some intermediates held fixed: (d L / d w_i) at fixed r."""
+
+    is_commutative = True
+
+    @property
+    def derivative(self) -> sympy.Expr:
+        return self.args[0]
+
+    @property
+    def held(self) -> tuple:
+        return self.args[1:]

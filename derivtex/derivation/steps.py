@@ -27,29 +27,64 @@ class ComponentFormula:
 
 @dataclass(frozen=True, slots=True)
 class SumExpansion:
-    """The sum without its sign: first terms, the term that holds the wrt component, the last."""
+    """The sum written out term by term, the terms that hold the wrt component marked."""
 
     kind: ClassVar[str] = "sum_expansion"
     justification: str
     lhs: Expr
     terms: tuple[Expr, ...]
+    signs: tuple[int, ...]  # +1 or -1 before each term
     gaps: tuple[int, ...]  # an ellipsis follows the term at each of these positions
-    marked: int  # position of the term that matters, -1 when no term holds it
+    marked: tuple[int, ...]  # positions of the terms that hold the component
 
 
 @dataclass(frozen=True, slots=True)
 class TermPartial:
-    """The partial of each term: all zero but one."""
+    """The partial of each term: zero for every term without the component."""
 
     kind: ClassVar[str] = "term_partial"
     justification: str
     lhs: Expr
     wrt_entry: Expr
-    terms: tuple[Expr, ...]
-    partials: tuple[Expr, ...]
+    partials: tuple[Expr, ...]  # d term / d wrt, unevaluated for the marked terms, else 0
+    signs: tuple[int, ...]
     gaps: tuple[int, ...]
-    marked: int
+    marked: tuple[int, ...]
+    values: tuple[Expr, ...]  # each marked term's partial, worked out
+    rules: tuple[str, ...]  # the scalar rules used: "power rule", "product rule", ...
     result: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Sparsity:
+    """One entry of the derivative that is zero, and why; then one that is not."""
+
+    kind: ClassVar[str] = "sparsity"
+    justification: str
+    out_entry: Expr
+    zero_wrt: Expr
+    zero_lhs: Expr
+    nonzero_lhs: Expr
+    nonzero_rhs: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDerivative:
+    """One link of a chain, derived by the method: its component, term by term, in general."""
+
+    kind: ClassVar[str] = "local_derivative"
+    justification: str
+    label: str  # how later steps cite it: (L1)
+    lhs: Expr  # d m_k / d x_j
+    rhs: Expr
+    formula_lhs: Expr  # m_5
+    formula_rhs: Expr  # sum_p W_{5,p} x_p
+    formula_cited: bool  # the section's own component formula, not repeated
+    wrt_entry: Expr  # x_7
+    expansion: SumExpansion | None
+    partial: TermPartial | None
+    example_lhs: Expr
+    example_rhs: Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +160,11 @@ class ChainRule:
     component_rhs: Expr
     expanded: tuple[Expr, ...]
     gaps: tuple[int, ...]
-    local: tuple[tuple[Expr, Expr], ...]
+    local: tuple[tuple[Expr, Expr, str], ...]  # each factor, its value and the step it is from
+    substituted: Expr  # the sum with the local derivatives put in
     result_index: Expr
     result: Expr | None
+    label: str  # how a later chain-rule step cites this one: (C1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +207,8 @@ Step = (
     | ChainRule
     | Elementwise
     | Summary
+    | Sparsity
+    | LocalDerivative
 )
 KINDS = tuple(
     cls.kind
@@ -177,6 +216,8 @@ KINDS = tuple(
         ComponentFormula,
         SumExpansion,
         TermPartial,
+        LocalDerivative,
+        Sparsity,
         Generalization,
         JacobianAssembly,
         TensorStructure,

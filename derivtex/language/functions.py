@@ -45,6 +45,20 @@ class softplus(sympy.Function):  # noqa: N801
         return sigmoid(self.args[0])
 
 
+class absval(sympy.Function):  # noqa: N801
+    """|u|, with derivative sign(u) for real u (sympy's Abs differentiates complex arguments)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return signum(self.args[0])
+
+
+class signum(sympy.Function):  # noqa: N801
+    """sign(u): -1, 0 or 1; its derivative is 0 wherever u is not 0."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.Integer(0)
+
+
 def _sigmoid(u: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-u))
 
@@ -57,6 +71,8 @@ class Elementwise:
     sympy_func: Callable[[sympy.Expr], sympy.Expr]
     numpy_func: Callable[[np.ndarray], np.ndarray]
     positive_domain: bool = False  # log and sqrt need positive arguments in numeric checks
+    unit_domain: bool = False  # arcsin and arccos need arguments in (-1, 1)
+    kink: bool = False  # not differentiable at 0: checks sample arguments away from it
 
 
 ELEMENTWISE: dict[str, Elementwise] = {
@@ -66,11 +82,17 @@ ELEMENTWISE: dict[str, Elementwise] = {
         Elementwise("log", sympy.log, np.log, positive_domain=True),
         Elementwise("tanh", sympy.tanh, np.tanh),
         Elementwise("sigmoid", sigmoid, _sigmoid),
-        Elementwise("relu", relu, lambda u: np.maximum(u, 0.0)),
+        Elementwise("relu", relu, lambda u: np.maximum(u, 0.0), kink=True),
         Elementwise("softplus", softplus, lambda u: np.logaddexp(0.0, u)),
         Elementwise("sin", sympy.sin, np.sin),
         Elementwise("cos", sympy.cos, np.cos),
         Elementwise("sqrt", sympy.sqrt, np.sqrt, positive_domain=True),
+        Elementwise("tan", sympy.tan, np.tan, unit_domain=True),
+        Elementwise("arcsin", sympy.asin, np.arcsin, unit_domain=True),
+        Elementwise("arccos", sympy.acos, np.arccos, unit_domain=True),
+        Elementwise("arctan", sympy.atan, np.arctan),
+        Elementwise("abs", absval, np.abs, kink=True),
+        Elementwise("sign", signum, np.sign, kink=True),
     )
 }
 
@@ -87,4 +109,17 @@ NUMPY_FUNCS: dict[str, Callable[..., np.ndarray]] = {
     "relu": lambda u: np.maximum(u, 0.0),
     "relu_prime": lambda u: (u > 0).astype(float),
     "softplus": lambda u: np.logaddexp(0.0, u),
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "absval": np.abs,
+    "signum": np.sign,
+}
+
+# Why a function's derivative holds only on part of its domain (stated in the handout).
+KINK_NOTES = {
+    "abs": "d|u|/du = sign(u) holds where u is not 0",
+    "sign": "d sign(u)/du = 0 holds where u is not 0",
+    "relu": "d relu(u)/du = step(u) holds where u is not 0",
 }

@@ -49,16 +49,69 @@ class MatMul:
 
 
 @dataclass(frozen=True, slots=True)
+class Dim:
+    """A size of the declared inputs used as a number: N in `x / N`, N D for mean(X)."""
+
+    value: sympy.Expr
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Eye:
+    """The identity matrix I_D (eye)."""
+
+    size: sympy.Expr
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Ones:
+    """The ones vector 1^T of 1^T x, its length taken from the product it stands in."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
 class Add:
+    """left + right; broadcast is True when a scalar, row or column repeats to the shape."""
+
     left: Op
     right: Op
     shape: Shape
+    broadcast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Hadamard:
     left: Op
     right: Op
+    shape: Shape
+    broadcast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Divide:
+    """left ./ right entry by entry (right a scalar: left / right); right is named or constant."""
+
+    left: Op
+    right: Leaf | Ref | Dim
+    shape: Shape
+    broadcast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Softmax:
+    """exp(z_i) / sum_k exp(z_k) of a named vector; always named, its derivative uses its name."""
+
+    arg: Leaf | Ref
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Diag:
+    """diag(v), a vector on a diagonal matrix's diagonal, or diag(A), a square matrix's diagonal."""
+
+    arg: Op
     shape: Shape
 
 
@@ -79,7 +132,7 @@ class Apply:
 
 @dataclass(frozen=True, slots=True)
 class Power:
-    """A scalar power of a named scalar."""
+    """A power of a named value, entry by entry (x.^3; for a scalar, s^2)."""
 
     base: Leaf | Ref
     exponent: sympy.Rational
@@ -88,14 +141,32 @@ class Power:
 
 @dataclass(frozen=True, slots=True)
 class Reduce:
-    """sum, tr or norm: a scalar from a tensor (norm's argument is a Leaf or a Ref)."""
+    """sum, tr, norm or logsumexp: a scalar from a tensor (norm and logsumexp read a name)."""
 
     kind: str
     arg: Op
     shape: Shape = SCALAR
 
 
-Op = Leaf | Ref | Const | Scale | MatMul | Add | Hadamard | Transpose | Apply | Power | Reduce
+Op = (
+    Leaf
+    | Ref
+    | Const
+    | Dim
+    | Eye
+    | Ones
+    | Scale
+    | MatMul
+    | Add
+    | Hadamard
+    | Divide
+    | Transpose
+    | Apply
+    | Power
+    | Reduce
+    | Softmax
+    | Diag
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +205,15 @@ class Graph:
 def children(op: Op) -> tuple[Op, ...]:
     """The operands of an operation."""
     match op:
-        case Leaf() | Ref() | Const():
+        case Leaf() | Ref() | Const() | Dim() | Eye() | Ones():
             return ()
         case Scale(factor=f, arg=a):
             return (f, a)
         case MatMul(left=a, right=b) | Add(left=a, right=b) | Hadamard(left=a, right=b):
             return (a, b)
-        case Transpose(arg=a) | Apply(arg=a) | Reduce(arg=a):
+        case Divide(left=a, right=b):
+            return (a, b)
+        case Transpose(arg=a) | Apply(arg=a) | Reduce(arg=a) | Softmax(arg=a) | Diag(arg=a):
             return (a,)
         case Power(base=b):
             return (b,)
@@ -152,3 +225,15 @@ def names_used(op: Op) -> frozenset[str]:
     if isinstance(op, Leaf | Ref):
         return frozenset((op.name,))
     return frozenset().union(*(names_used(c) for c in children(op)))
+
+
+def broadcasts(graph: Graph) -> tuple[str, ...]:
+    """The definitions whose value repeats a scalar, row or column (numpy broadcasting)."""
+    return tuple(
+        d.name for d in graph.definitions if any(getattr(o, "broadcast", False) for o in walk(d.op))
+    )
+
+
+def walk(op: Op) -> tuple[Op, ...]:
+    """The operation and every operation inside it, outermost first."""
+    return (op, *(o for c in children(op) for o in walk(c)))

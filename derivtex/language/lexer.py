@@ -11,10 +11,10 @@ _TOKEN = re.compile(
     r"""
     (?P<NEWLINE>\n|;)
   | (?P<SPACE>[ \t\r]+)
-  | (?P<NUMBER>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)
+  | (?P<NUMBER>[0-9]+(?:\.(?![*/^])[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)
   | (?P<DOTT>\.T\b)
   | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<OP>\.\*|[-+*@^'()=,/])
+  | (?P<OP>\.\*|\./|\.\^|[-+*@^'()=,/])
     """,
     re.VERBOSE,
 )
@@ -39,7 +39,8 @@ def tokenize(source: str) -> tuple[Token, ...]:
                 f"unexpected character {source[pos]!r}",
                 source=source,
                 column=pos,
-                hint="the language has names, numbers, + - * @ .* ^ ' ( ) = ; and functions",
+                hint="the language has names, numbers, + - * / @ .* ./ ^ .^ ' ( ) = ; and "
+                "functions",
             )
         kind = match.lastgroup or ""
         if kind == "NAME" and match.group().endswith("_"):

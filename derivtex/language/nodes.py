@@ -35,7 +35,7 @@ class Neg:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    """op is one of + - matmul hadamard."""
+    """op is one of + - matmul hadamard / ./ (divide by a scalar, divide entry by entry)."""
 
     op: str
     left: Node
@@ -54,6 +54,7 @@ class Power:
     base: Node
     exponent: sympy.Rational
     span: Span
+    elementwise: bool = False  # x.^3 rather than s^3
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,26 @@ FUNCTIONS: dict[str, int] = {
     "sum": 1,
     "tr": 1,
     "norm": 1,
+    "norm1": 1,
+    "norm2": 1,
+    "mean": 1,
+    "diag": 1,
+    "softmax": 1,
+    "log_softmax": 1,
+    "logsumexp": 1,
+    "eye": 1,
     "hadamard": 2,
+}
+
+# Functions users ask for that derivtex does not have yet, and what to write meanwhile.
+PLANNED: dict[str, str] = {
+    "inv": "matrix inverses are planned; for a scalar write 1 / s",
+    "det": "determinants are planned",
+    "logdet": "log-determinants are planned",
+    "pinv": "pseudo-inverses are planned",
+    "max": "a smooth maximum is logsumexp(x)",
+    "min": "a smooth minimum is -logsumexp(-x)",
+    "kron": "Kronecker products are planned",
 }
 
 
@@ -138,7 +157,7 @@ class _Parser:
         node = self.unary()
         factors = 1
         while True:
-            if self.at("*", "@", ".*") or self.starts_atom():
+            if self.at(*_PRODUCT_OPS) or self.starts_atom():
                 factors += 1
                 if factors > self.limits.max_factors:
                     raise self.too_large(
@@ -146,14 +165,10 @@ class _Parser:
                         f"max_factors={self.limits.max_factors}",
                         "name partial products, e.g. 'P = A1 A2 A3; y = P A4 x'",
                     )
-            if self.at("*", "@", ".*"):
+            if self.at("*", "@", ".*", "/", "./"):
                 op = self.advance()
-                kind = "hadamard" if op.text == ".*" else "matmul"
+                kind = _PRODUCT_OPS[op.text]
                 node = n.BinOp(kind, node, self.unary(), n.Span(op.start, len(op.text)))
-            elif self.at("/"):
-                raise self.error(
-                    "division is not supported yet", hint="multiply by a constant, e.g. 0.5 x"
-                )
             elif self.starts_atom():
                 start = self.tok.start
                 node = n.BinOp("matmul", node, self.unary(), n.Span(start))
@@ -183,18 +198,20 @@ class _Parser:
 
     def _power(self) -> n.Node:
         node = self.postfix()
-        while self.at("^"):
+        while self.at("^", ".^"):
             caret = self.advance()
             self.enter(caret)
-            if self.tok.kind == "NAME" and self.tok.text == "T":
+            dotted = caret.text == ".^"
+            if self.tok.kind == "NAME" and self.tok.text == "T" and not dotted:
                 self.advance()
                 node = n.Transpose(node, n.Span(caret.start, 2))
                 continue
-            node = n.Power(node, self.exponent(), n.Span(caret.start))
+            exponent = self.exponent(dotted)
+            node = n.Power(node, exponent, n.Span(caret.start, len(caret.text)), dotted)
             node = self.postfix_ops(node)
         return node
 
-    def exponent(self) -> sympy.Rational:
+    def exponent(self, dotted: bool = False) -> sympy.Rational:
         sign = 1
         paren = self.at("(")
         if paren:
@@ -202,10 +219,15 @@ class _Parser:
         if self.at("-"):
             self.advance()
             sign = -1
+        if self.tok.kind != "NUMBER" and dotted:
+            raise self.error(
+                "an elementwise power .^ needs a numeric exponent",
+                hint="write e.g. x.^2 or x.^(-1); for x.^y write exp(y .* log(x))",
+            )
         if self.tok.kind != "NUMBER":
             raise self.error(
                 "an exponent must be a number or T",
-                hint="write 's^2' for a power, 'A^T' to transpose",
+                hint="write 's^2' for a power, 'A^T' to transpose, 'x.^2' for entries",
             )
         value = sign * self.number(self.advance())
         if paren:
@@ -259,8 +281,16 @@ class _Parser:
                     hint=f"write {tok.text}(...), e.g. {tok.text}(x)",
                 )
             return self.call(tok, span)
+        if is_call and tok.text in PLANNED and tok.text not in self.variables:
+            raise UnknownFunctionError(
+                f"{tok.text}() is not supported yet (planned)",
+                source=self.source,
+                column=tok.start,
+                length=len(tok.text),
+                hint=PLANNED[tok.text],
+            )
         if is_call and tok.text not in self.variables:
-            close = difflib.get_close_matches(tok.text, FUNCTIONS, n=1)
+            close = _closest_function(tok.text)
             raise UnknownFunctionError(
                 f"unknown function {tok.text!r}",
                 source=self.source,
@@ -310,9 +340,26 @@ class _Parser:
                 tok,
                 hint="separate arguments with commas, e.g. hadamard(x, z)"
                 if n_args == 2
-                else f"give {tok.text}() one argument, e.g. {tok.text}(x)",
+                else _AXIS_HINT.get(
+                    tok.text, f"give {tok.text}() one argument, e.g. {tok.text}(x)"
+                ),
             )
         return n.Call(tok.text, tuple(args), span)
+
+
+def _closest_function(name: str) -> list[str]:
+    """The known function a misspelling means: swapped letters (tahn) first, then difflib's."""
+    swapped = [f for f in FUNCTIONS if len(f) == len(name) and sorted(f) == sorted(name)]
+    return swapped[:1] or difflib.get_close_matches(name, FUNCTIONS, n=1)
+
+
+# A second argument to these would be an axis, which the language has not got yet.
+_AXIS_HINT = {
+    f: f"{f}(Z, axis) is not supported yet (planned); apply {f} to a vector, e.g. {f}(W x)"
+    for f in ("softmax", "log_softmax", "logsumexp", "sum", "mean")
+}
+
+_PRODUCT_OPS = {"*": "matmul", "@": "matmul", ".*": "hadamard", "/": "/", "./": "./"}
 
 
 def parse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 
 import sympy
@@ -14,13 +15,24 @@ from derivtex.errors import (
     UndeclaredNameError,
     WrtError,
 )
-from derivtex.language import ir
+from derivtex.language import builtins, entrywise, ir
 from derivtex.language import nodes as n
 from derivtex.language.functions import ELEMENTWISE
+from derivtex.language.limits import LIMITS
 from derivtex.language.shapes import Shape, computed_shape, parse_shape
 
 # Names the tool gives to values it has to name, by the role they play.
-AUTO_NAMES = {"arg": "zuvg", "residual": "rew", "norm": "nc", "base": "sab"}
+AUTO_NAMES = {
+    "arg": "zuvg",
+    "residual": "rew",
+    "norm": "nc",
+    "base": "sab",
+    "den": "dqh",
+    "softmax": "pqh",
+    "lse": "lh",
+}
+# I_D, I_3; I_hat stays an ordinary name (an undeclared one, unless declared).
+_IDENTITY = re.compile(r"I_([A-Z][A-Za-z0-9]*|[0-9]+)")
 
 
 def extent(node: n.Node) -> tuple[int, int]:
@@ -47,6 +59,8 @@ class _Lowerer:
         self.defs: list[ir.Definition] = []
         self.taken = set(inputs) | {s.target for s in program.statements}
         self.named_ops: dict[ir.Op, str] = {}
+        self.dims = {str(d): d for s in inputs.values() for d in (s.rows, s.cols) if d.is_Symbol}
+        self.taken |= set(self.dims)  # the tool's names never hide a size: x / norm(x) / n
 
     # -- errors --------------------------------------------------------------------------------
     def text(self, node: n.Node) -> str:
@@ -102,9 +116,17 @@ class _Lowerer:
                 return self.name(node)
             case n.Neg(arg=a):
                 inner = self.lower(a)
+                if isinstance(inner, ir.Const):
+                    return ir.Const(-inner.value)
                 return ir.Scale(ir.Const(sympy.Integer(-1)), inner, inner.shape)
             case n.BinOp():
                 return self.binop(node)
+            case n.Transpose(arg=n.Num(value=1)):
+                raise self.shape_error(
+                    "1^T, the ones row, takes its length from a product",
+                    node,
+                    "write it before what it sums, e.g. 1^T x or 1^T X; sum(x) also works",
+                )
             case n.Transpose(arg=a):
                 inner = self.lower(a)
                 return ir.Transpose(inner, inner.shape.transposed())
@@ -119,6 +141,10 @@ class _Lowerer:
             return ir.Leaf(node.name, self.inputs[node.name])
         if node.name in self.shapes:
             return ir.Ref(node.name, self.shapes[node.name])
+        if node.name in self.dims:  # a size used as a number: x / N
+            return ir.Dim(self.dims[node.name])
+        if identity := _IDENTITY.fullmatch(node.name):
+            return self.eye(identity.group(1), node)
         known = sorted(set(self.inputs) | set(self.shapes))
         close = difflib.get_close_matches(node.name, known, n=1)
         raise UndeclaredNameError(
@@ -131,21 +157,26 @@ class _Lowerer:
         )
 
     def binop(self, node: n.BinOp) -> ir.Op:
+        if node.op == "matmul" and entrywise.ones_row(node.left):
+            return entrywise.ones_times(self, node)
         left, right = self.lower(node.left), self.lower(node.right)
         sa, sb = left.shape, right.shape
         if node.op == "matmul" or (node.op == "hadamard" and (sa.is_scalar or sb.is_scalar)):
             return self.matmul(node, left, right)  # a scalar times anything is a scalar multiple
-        if (sa.rows, sa.cols) != (sb.rows, sb.cols):
-            what = "cannot add" if node.op in "+-" else "elementwise product of different shapes"
-            raise self.operands_error(
-                what, node.left, sa, node.right, sb, "both operands must have the same shape"
+        return entrywise.combine(self, node, left, right)
+
+    def eye(self, size: str, node: n.Node) -> ir.Eye:
+        if size.isdigit() and 0 < int(size) <= LIMITS.max_dimension:
+            dim: sympy.Expr = sympy.Integer(int(size))
+        elif size in self.dims:
+            dim = self.dims[size]
+        else:
+            raise self.shape_error(
+                f"the identity's size {size!r} is not a size of the declared inputs",
+                node,
+                'write I_D or eye(D) with D a size in the shapes, e.g. "x=D"',
             )
-        shape = computed_shape(sa.rows, sa.cols) if sa.flat or sb.flat else sa
-        if node.op == "hadamard":
-            return ir.Hadamard(left, right, shape)
-        if node.op == "-":
-            right = ir.Scale(ir.Const(sympy.Integer(-1)), right, sb)
-        return ir.Add(left, right, shape)
+        return ir.Eye(dim, Shape(dim, dim))
 
     def matmul(self, node: n.BinOp, left: ir.Op, right: ir.Op) -> ir.Op:
         sa, sb = left.shape, right.shape
@@ -166,20 +197,24 @@ class _Lowerer:
 
     def power(self, node: n.Power) -> ir.Op:
         base = self.lower(node.base)
-        if not base.shape.is_scalar:
+        if not base.shape.is_scalar and not node.elementwise:
             raise self.shape_error(
-                f"{self.text(node.base)!r} is {base.shape.text()}: only scalars have powers",
+                f"{self.text(node.base)!r} is {base.shape.text()}: only scalars have powers "
+                "with '^'",
                 node,
-                "square a vector's length with norm(x)^2, its entries with x .* x",
+                "raise every entry with .^ (x.^2), a length with norm(x)^2; matrix powers "
+                "are not supported yet (planned)",
             )
         if node.exponent == 1:
             return base
-        return ir.Power(self.named(base, "base", node.span), node.exponent)
+        return ir.Power(self.named(base, "base", node.span), node.exponent, base.shape)
 
     def call(self, node: n.Call, top: bool) -> ir.Op:
         args = tuple(self.lower(a) for a in node.args)
         if node.func in ELEMENTWISE:
             return ir.Apply(node.func, self.named(args[0], "arg", node.span), args[0].shape)
+        if node.func in builtins.LOWERINGS:
+            return builtins.LOWERINGS[node.func](self, node, args[0], top)
         if node.func == "hadamard":
             return self.binop(n.BinOp("hadamard", node.args[0], node.args[1], node.span))
         if node.func == "tr" and args[0].shape.rows != args[0].shape.cols:
@@ -189,7 +224,7 @@ class _Lowerer:
                 node,
                 "take the trace of a square product, e.g. tr(X^T X)",
             )
-        if node.func == "norm":
+        if node.func in ("norm", "norm2"):
             op = ir.Reduce("norm", self.named(args[0], "residual", node.span))
             # The norm is named too: its value appears in its derivative (x / ||x||).
             return op if top else self.named(op, "norm", node.span)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -31,7 +32,14 @@ from derivtex.project.report import (
     spec_failure,
     warning_problem,
 )
-from derivtex.project.spec import DerivationSpec, Spec, load_spec, spec_files
+from derivtex.project.spec import (
+    NO_DEFAULTS,
+    DerivationSpec,
+    Spec,
+    SpecDefaults,
+    load_spec,
+    spec_files,
+)
 from derivtex.rendering.templatefiles import builtin_templates, template_file, template_names
 from derivtex.tex.runner import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
 
@@ -49,6 +57,7 @@ STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work
 # The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
 BUILDING = ("building", ("built", "unchanged", "failed"))
 CHECKING = ("checking", ("checked", "failed"))
+WRITING = ("writing", ("written", "failed"))  # build --tex-only
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,6 +88,7 @@ class Task:
     outputs: tuple[Output, ...]
     strict: bool
     timeout: float
+    tex_only: bool = False  # write the .tex files, run no TeX
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,32 +112,74 @@ def build_specs(
     strict: bool = False,
     force: bool = False,
     timeout: float = 120.0,
+    tex_only: bool = False,
+    defaults: SpecDefaults = NO_DEFAULTS,
 ) -> int:
-    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code."""
+    """Build a PDF (or two) per spec file; 0 when all succeed, else the worst failure's code.
+
+    `defaults` (a project config's) stand under each spec's own [defaults].
+
+    `tex_only` writes the .tex files and runs no TeX (for machines without it): every spec is
+    written, whatever the stamps say, and no stamp is written, so a later build compiles them.
+    """
+    files = spec_files(paths)
+    outcomes = build_outcomes(
+        files,
+        out_dir,
+        mode=mode,
+        jobs=jobs,
+        strict=strict,
+        force=force,
+        timeout=timeout,
+        tex_only=tex_only,
+        defaults=defaults,
+    )
+    return report(outcomes, len(files), *(WRITING if tex_only else BUILDING))
+
+
+def build_outcomes(
+    paths: Iterable[Path | str],
+    out_dir: Path,
+    *,
+    mode: Mode | str = Mode.SOLUTIONS,
+    jobs: int | None = None,
+    strict: bool = False,
+    force: bool = False,
+    timeout: float = 120.0,
+    tex_only: bool = False,
+    defaults: SpecDefaults = NO_DEFAULTS,
+) -> tuple[Outcome, ...]:
+    """What build_specs does, printing nothing: the outcome of each spec."""
     files, out_dir = spec_files(paths), Path(out_dir)
     mode = _check_options(mode, jobs)
     _check_collisions(files, out_dir, mode)
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
-        return _prepare(path, out_dir, mode, strict, force, timeout)
+        task = _prepare(path, out_dir, mode, strict, force or tex_only, timeout, defaults)
+        return (
+            dataclasses.replace(task, tex_only=True)
+            if tex_only and isinstance(task, Task)
+            else task
+        )
 
     prepared = [prepare(path) for path in files]
     tasks = sorted((t for t in prepared if isinstance(t, Task)), key=_size, reverse=True)
-    if tasks and not tex_available():
+    if tasks and not tex_only and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
-    done = [o for o in prepared if isinstance(o, Outcome)]
-    return report([*done, *_pipeline(tasks, jobs)], len(files), *BUILDING)
+    done = tuple(o for o in prepared if isinstance(o, Outcome))
+    return done + tuple(_pipeline(tasks, jobs))
 
 
-def check_specs(paths: Iterable[Path | str]) -> int:
+def check_specs(paths: Iterable[Path | str], defaults: SpecDefaults = NO_DEFAULTS) -> int:
     """Parse, plan and verify every derivation without TeX; report each problem.
 
     Returns 0 when all is well, 1 when a derivation fails, 2 when a spec file is malformed; every
     file is checked either way, so one run shows every problem.
     """
     files = spec_files(paths)
-    return report(_map(_check, files, None), len(files), *CHECKING)
+    check = functools.partial(_check, defaults=defaults)
+    return report(_map(check, files, None), len(files), *CHECKING)
 
 
 def _check_options(mode: Mode | str, jobs: int | None) -> Mode:
@@ -157,17 +209,24 @@ def _size(task: Task) -> int:
 
 
 def _prepare(
-    path: Path, out_dir: Path, mode: Mode, strict: bool, force: bool, timeout: float
+    path: Path,
+    out_dir: Path,
+    mode: Mode,
+    strict: bool,
+    force: bool,
+    timeout: float,
+    defaults: SpecDefaults = NO_DEFAULTS,
 ) -> Task | Outcome:
     """The task that builds the outdated outputs of a spec, or its outcome if there is none."""
     try:
         # Read the bytes before parsing: if the file changes meanwhile, the stamp is the older
         # one and the next build redoes the work rather than skipping it.
         content = path.read_bytes()
-        spec = load_spec(path)
+        spec = load_spec(path, defaults)
     except (OSError, SpecError) as exc:
         return spec_failure(path, exc)
-    key = _fingerprint_base(content, spec.templates, strict)
+    # repr(spec): what the config's defaults contributed (shapes, steps, layout) counts too.
+    key = _digest(_fingerprint_base(content, spec.templates, strict), repr(spec.derivations))
     outputs = tuple(
         Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc)) for doc in MODES[mode]
     )
@@ -286,6 +345,13 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
     if isinstance(item, Outcome):
         return item
     started, task = time.perf_counter(), item.task
+    if task.tex_only:
+        from derivtex.tex.files import write_text_atomic  # see _section
+
+        for output, text in zip(task.outputs, item.texts, strict=True):
+            write_text_atomic(output.tex, text)
+        seconds = item.seconds + time.perf_counter() - started
+        return Outcome(task.spec.path, "written", tuple(o.tex for o in task.outputs), seconds)
     warnings: list[Problem] = []
     for output, text in zip(task.outputs, item.texts, strict=True):
         try:
@@ -333,7 +399,9 @@ def _section(dspec: DerivationSpec) -> Section:
 
     given, wrt, shapes = dspec.given, dspec.wrt, dict(dspec.shapes)
     example = dict(dspec.example)
-    d = derive(given, wrt, shapes, of=dspec.of, layout=dspec.layout, example=example)
+    d = derive(
+        given, wrt, shapes, of=dspec.of, layout=dspec.layout, example=example, steps=dspec.steps
+    )
     return section(d, title=dspec.title or dspec.name, intro=dspec.intro, vectors=dspec.vectors)
 
 
@@ -377,12 +445,15 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     return boxes
 
 
-@_contained
-def _check(path: Path) -> Outcome:
+def _check(path: Path, defaults: SpecDefaults = NO_DEFAULTS) -> Outcome:
     """Load, plan, verify and render one spec, as build would, without TeX."""
+    return _contained(functools.partial(_check_one, defaults=defaults))(path)
+
+
+def _check_one(path: Path, defaults: SpecDefaults) -> Outcome:
     started = time.perf_counter()
     try:
-        spec = load_spec(path)
+        spec = load_spec(path, defaults)
     except SpecError as exc:
         return spec_failure(path, exc)
     # Rendering is cheap and finds template errors (a user's templates too) before a build does.

@@ -18,7 +18,13 @@ from derivtex.project.spec import DerivationSpec, Spec
 if TYPE_CHECKING:
     from derivtex.tex.runner import Overfull
 
-COLOURS = {"built": "green", "checked": "green", "unchanged": None, "failed": "red"}
+COLOURS = {
+    "built": "green",
+    "written": "green",
+    "checked": "green",
+    "unchanged": None,
+    "failed": "red",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class Outcome:
     """What became of one spec file."""
 
     path: Path
-    status: str  # built, unchanged, checked or failed
+    status: str  # built, written (--tex-only), unchanged, checked or failed
     outputs: tuple[Path, ...] = ()
     seconds: float = 0.0
     problems: tuple[Problem, ...] = ()
@@ -146,7 +152,7 @@ def _echo(outcome: Outcome) -> None:
 
 
 def _what(outcome: Outcome) -> str:
-    if outcome.status == "built":
+    if outcome.status in ("built", "written"):
         return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
     if outcome.status == "unchanged":
         return outcome.path.stem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import re
@@ -12,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from derivtex.errors import SpecError
-from derivtex.options import Layout, VectorStyle
+from derivtex.options import Layout, Mode, VectorStyle
 
-TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "derivation")
-DEFAULTS_KEYS = ("layout", "vectors", "example", "templates")
+TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "givens", "derivation")
+DEFAULTS_KEYS = ("layout", "vectors", "example", "templates", "shapes", "steps")
 DERIVATION_KEYS: tuple[str, ...] = ("name", "title", "intro", "given", "shapes", "wrt", "of")
-DERIVATION_KEYS += ("example", "layout", "vectors")
-CHOICES = {"layout": tuple(m.value for m in Layout), "vectors": tuple(m.value for m in VectorStyle)}
+DERIVATION_KEYS += ("example", "layout", "vectors", "steps")
+CHOICES = {
+    "layout": tuple(m.value for m in Layout),
+    "vectors": tuple(m.value for m in VectorStyle),
+    "mode": tuple(m.value for m in Mode),  # a project config's
+}
 FALLBACKS = {
     "layout": Layout.NUMERATOR,
     "vectors": VectorStyle.ARROW,
@@ -41,6 +46,7 @@ class DerivationSpec:
     vectors: str
     line: int
     key_lines: tuple[tuple[str, int], ...]
+    steps: tuple[str, ...] | None = None  # the optional step kinds to keep; None: all
 
     def line_of(self, key: str) -> int:
         """The 1-based line of `key` in this derivation, else of its [[derivation]] header."""
@@ -210,10 +216,15 @@ class _Where:
             raise self.bad(key, f"expected a table, got {_type_name(value)}", hint)
         return value
 
-    def shapes(self, table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    def shapes(
+        self, table: Mapping[str, Any], required: bool = True
+    ) -> tuple[tuple[str, str], ...]:
         hint = 'write shapes = { W = "C x D", x = "D" }'
-        self.required(table, "shapes", 'shapes = { x = "D" }')
-        shapes = self.table(table, "shapes", hint) or {}
+        if required:
+            self.required(table, "shapes", 'shapes = { x = "D" } (or shapes in [defaults])')
+        shapes = self.table(table, "shapes", hint)
+        if shapes is None:
+            return ()
         if not shapes:
             raise self.bad("shapes", "is empty; name the shape of every input", hint)
         for name, shape in shapes.items():
@@ -221,6 +232,38 @@ class _Where:
                 got = _type_name(shape)
                 raise self.bad(f"shapes.{name}", f"expected a shape string, got {got}", hint)
         return tuple(shapes.items())
+
+    def wrt(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        """The variable, or the variables of a list: one section each."""
+        hint = 'write wrt = "x", or wrt = ["W1", "b1"] for one section per variable'
+        self.required(table, "wrt", 'wrt = "x"')
+        items = table["wrt"]
+        if not isinstance(items, list):  # a string, else the usual "expected a string"
+            return (self.required_string(table, "wrt", 'wrt = "x"'),)
+        if not items or not all(isinstance(v, str) and v.strip() for v in items):
+            got = "an array holding other than names" if items else "an empty array"
+            raise self.bad("wrt", f"expected a name or an array of names, got {got}", hint)
+        twice = next((v for v in items if items.count(v) > 1), None)
+        if twice is not None:
+            raise self.bad("wrt", f"'{twice}' is listed twice", "list each variable once")
+        return tuple(items)
+
+    def steps(self, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The step kinds to keep (the others optional ones are left out), checked by name."""
+        if "steps" not in table:
+            return None
+        value, hint = table["steps"], 'write steps = ["sum_expansion", "term_partial"]'
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.bad(
+                "steps", f"expected an array of step kinds, got {_type_name(value)}", hint
+            )
+        from derivtex.derivation.steps import KINDS  # loads sympy: only for specs that say
+
+        for kind in (k for k in value if k not in KINDS):
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known kinds: {', '.join(KINDS)}"
+            raise self.bad("steps", f"unknown step kind '{kind}'", hint)
+        return tuple(value)
 
     def example(self, table: Mapping[str, Any]) -> Example | None:
         hint = "write example = { y = 3, x = [7, 2] } (an index or an array of indices)"
@@ -283,25 +326,55 @@ def _toml_error(message: str, text: str, path: str) -> SpecError:
 
 
 @dataclass(frozen=True, slots=True)
-class _Defaults:
-    layout: str
-    vectors: str
-    example: Example
-    templates: str | None
+class SpecDefaults:
+    """What a derivation gets when it does not say: from [defaults], over a project's config."""
+
+    layout: str = FALLBACKS["layout"]
+    vectors: str = FALLBACKS["vectors"]
+    example: Example = ()
+    templates: Path | None = None  # resolved: relative to the file that named it
+    shapes: tuple[tuple[str, str], ...] = ()  # merged under each derivation's own shapes
+    steps: tuple[str, ...] | None = None
 
 
-def _defaults(data: Mapping[str, Any], lines: _Lines, top: _Where) -> _Defaults:
+NO_DEFAULTS = SpecDefaults()
+
+
+def read_defaults(table: Mapping[str, Any], where: _Where, base: SpecDefaults) -> SpecDefaults:
+    """A [defaults] table validated over `base`; `templates` resolves beside where.path."""
+    where.check_keys(table, DEFAULTS_KEYS)
+    templates = _folder_name(where, table)
+    shapes = where.shapes(table, required=False) if "shapes" in table else ()
+    steps = where.steps(table)
+    return SpecDefaults(
+        layout=where.choice(table, "layout") or base.layout,
+        vectors=where.choice(table, "vectors") or base.vectors,
+        example=where.example(table) or base.example,
+        templates=Path(where.path).parent / templates if templates else base.templates,
+        shapes=tuple((dict(base.shapes) | dict(shapes)).items()),
+        steps=base.steps if steps is None else steps,
+    )
+
+
+def _defaults(
+    data: Mapping[str, Any], lines: _Lines, top: _Where, base: SpecDefaults
+) -> SpecDefaults:
     """Validate [defaults] up front: a bad value there is an error even if all override it."""
     hint = 'write [defaults] then lines like layout = "numerator"'
     table = top.table(data, "defaults", hint) or {}
     where = _Where(top.path, "defaults", top.line_of("defaults"), lines.defaults, "[defaults]")
-    where.check_keys(table, DEFAULTS_KEYS)
-    return _Defaults(
-        layout=where.choice(table, "layout") or FALLBACKS["layout"],
-        vectors=where.choice(table, "vectors") or FALLBACKS["vectors"],
-        example=where.example(table) or (),
-        templates=_folder_name(where, table),
-    )
+    return read_defaults(table, where, base)
+
+
+def _givens(data: Mapping[str, Any], top: _Where) -> dict[str, str]:
+    """The shared [givens] table: a name for each text that derivations can refer to."""
+    hint = 'write [givens] then lines like net = "z = W x + b; y = sigmoid(z)"'
+    givens = top.table(data, "givens", hint) or {}
+    for name, text in givens.items():
+        if not isinstance(text, str) or not text.strip():
+            got = _type_name(text) if not isinstance(text, str) else "an empty string"
+            raise top.bad(f"givens.{name}", f"expected the text of statements, got {got}", hint)
+    return givens
 
 
 def _derivation_tables(data: Mapping[str, Any], top: _Where) -> list[dict[str, Any]]:
@@ -315,30 +388,44 @@ def _derivation_tables(data: Mapping[str, Any], top: _Where) -> list[dict[str, A
     return tables
 
 
-def _derivation(
-    table: Mapping[str, Any], n: int, where: _Where, defaults: _Defaults
-) -> DerivationSpec:
+def _derivations(
+    table: Mapping[str, Any],
+    n: int,
+    where: _Where,
+    defaults: SpecDefaults,
+    givens: Mapping[str, str],
+) -> tuple[DerivationSpec, ...]:
+    """One [[derivation]] table: one DerivationSpec per variable of its `wrt`."""
     # Until the name is known to be good, errors call the derivation by position.
     name = where.string(table, "name", blank_ok=False) or f"derivation-{n}"
     where = _Where(where.path, f"derivation '{name}'", where.line, where.key_lines, where.place)
     where.check_keys(table, DERIVATION_KEYS)
     given = where.required_string(table, "given", 'given = "y = W x"')
-    shapes = where.shapes(table)
-    wrt = where.required_string(table, "wrt", 'wrt = "x"')
-    example = where.example(table)
-    return DerivationSpec(
+    own = where.shapes(table, required=not defaults.shapes)
+    example, steps = where.example(table), where.steps(table)
+    title = where.string(table, "title")
+    variables = where.wrt(table)
+    one = DerivationSpec(
         name=name,
-        title=where.string(table, "title"),
+        title=title,
         intro=where.string(table, "intro"),
-        given=given,
-        shapes=shapes,
-        wrt=wrt,
+        given=givens.get(given, given),
+        shapes=tuple((dict(defaults.shapes) | dict(own)).items()),
+        wrt=variables[0],
         of=where.string(table, "of", blank_ok=False),
         example=defaults.example if example is None else example,
         layout=where.choice(table, "layout") or defaults.layout,
         vectors=where.choice(table, "vectors") or defaults.vectors,
         line=where.line,
         key_lines=tuple((key, where.line_of(key)) for key in table),
+        steps=defaults.steps if steps is None else steps,
+    )
+    if len(variables) == 1:
+        return (one,)
+    base = title or name
+    return tuple(
+        dataclasses.replace(one, name=f"{name}-{v}", title=f"{base}: by {v}", wrt=v)
+        for v in variables
     )
 
 
@@ -352,24 +439,29 @@ def _check_unique(derivations: Iterable[DerivationSpec], path: str) -> None:
             raise where.bad("name", msg, 'give every derivation its own name = "..."')
 
 
-def parse_spec(text: str, path: Path | str = "<string>") -> Spec:
-    """Validate spec `text`; `path` names it in errors and anchors the templates folder."""
+def parse_spec(
+    text: str, path: Path | str = "<string>", defaults: SpecDefaults = NO_DEFAULTS
+) -> Spec:
+    """Validate spec `text`; `path` names it in errors and anchors the templates folder.
+
+    `defaults` (a project's config) stand under the spec's own [defaults].
+    """
     shown = str(path)
     data, lines = _parse_toml(text, shown), _scan(text)
     top = _Where(shown, None, 1, lines.top)
     top.check_keys(data, TOP_KEYS)
     title = top.required_string(data, "title", 'title = "..."')
     author, date, course, intro = (top.string(data, k) for k in TOP_KEYS[1:5])
-    defaults = _defaults(data, lines, top)
-    derivations = []
+    merged = _defaults(data, lines, top, defaults)
+    givens = _givens(data, top)
+    derivations: list[DerivationSpec] = []
     for n, table in enumerate(_derivation_tables(data, top), start=1):
         # Fall back to the `derivation` key's line if the headers were not found (inline array).
         line, key_lines = lines.derivations[n - 1] if n <= len(lines.derivations) else (0, {})
         line = line or top.line_of("derivation")
         where = _Where(shown, f"derivation {n}", line, key_lines, "this [[derivation]] table")
-        derivations.append(_derivation(table, n, where, defaults))
+        derivations += _derivations(table, n, where, merged, givens)
     _check_unique(derivations, shown)
-    templates = defaults.templates
     return Spec(
         path=Path(path),
         title=title,
@@ -377,13 +469,13 @@ def parse_spec(text: str, path: Path | str = "<string>") -> Spec:
         date=date,
         course=course,
         intro=intro,
-        templates=Path(path).parent / templates if templates else None,
+        templates=merged.templates,
         derivations=tuple(derivations),
     )
 
 
-def load_spec(path: Path | str) -> Spec:
-    """Read and validate the spec file at `path`."""
+def load_spec(path: Path | str, defaults: SpecDefaults = NO_DEFAULTS) -> Spec:
+    """Read and validate the spec file at `path` (over a project config's `defaults`)."""
     try:
         # utf-8-sig: accept the byte-order mark some Windows editors write.
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -393,7 +485,7 @@ def load_spec(path: Path | str) -> Spec:
     except OSError as exc:
         msg = f"cannot read the spec file: {exc.strerror or exc}"
         raise spec_error(path, None, msg, "check the path and its permissions") from exc
-    return parse_spec(text, path)
+    return parse_spec(text, path, defaults)
 
 
 def spec_files(paths: Iterable[Path | str]) -> tuple[Path, ...]:

@@ -209,8 +209,14 @@ class LatexEnvironment(ImmutableSandboxedEnvironment):
         return super().wrap_str_format(value)
 
 
+BUILTIN_PREFIX = "builtin"  # templates named builtin/NAME are the built-in NAME, never a user's
+
+
 def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
     """The template environment: templates in user_dir override built-ins of the same name.
+
+    A built-in stays reachable as "builtin/NAME", so that an override can extend the template it
+    replaces (<% extends "builtin/preamble.tex.j2" %>) instead of extending itself.
 
     Always sandboxed, whether or not a user folder is given: built-in templates need nothing the
     sandbox forbids, and one kind of environment is one behaviour to test.
@@ -223,7 +229,10 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
                 hint="pass an existing folder; 'derivtex templates export DIR' writes one to edit",
             )
         loaders.append(ConfinedFileSystemLoader(user_dir))
-    loaders.append(TraversableLoader(builtin_templates()))
+    builtin = TraversableLoader(builtin_templates())
+    loaders.append(builtin)
+    # "builtin/NAME" is always the built-in NAME: a user's preamble.tex.j2 can extend it.
+    loaders.append(jinja2.PrefixLoader({BUILTIN_PREFIX: builtin}))
     env = LatexEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,

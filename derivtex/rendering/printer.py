@@ -15,7 +15,15 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from derivtex.options import VectorStyle
 
 if TYPE_CHECKING:
-    from derivtex.calculus.mexpr import Norm, Scalar, Slice, SumOf
+    from derivtex.calculus.mexpr import (
+        ElementwiseDivide,
+        LogSumExp,
+        Norm,
+        Scalar,
+        Slice,
+        SoftmaxOf,
+        SumOf,
+    )
     from derivtex.language import ir
 
 KINDS = ("scalar", "vector", "matrix")
@@ -40,6 +48,10 @@ FUNCTION_LATEX = {
     "relu": r"\operatorname{relu}",
     "relu_prime": r"\operatorname{relu}'",
     "softplus": r"\operatorname{softplus}",
+    "signum": r"\operatorname{sign}",
+    "asin": r"\arcsin",
+    "acos": r"\arccos",
+    "atan": r"\arctan",
 }
 
 _ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
@@ -231,7 +243,7 @@ class DerivtexLatexPrinter(LatexPrinter):
             return self._hadamard_mul(expr)
         if not _is_unevaluated(expr):
             return super()._print_Mul(expr)
-        args = list(expr.args)
+        args = [a for a in expr.args if a != 1] or [sympy.Integer(1)]  # a 1 only keeps the order
         sign = "- " if args[0] == -1 and len(args) > 1 else ""
         args = args[1:] if sign else args
         tex = ""
@@ -269,6 +281,25 @@ class DerivtexLatexPrinter(LatexPrinter):
             term = rf"\left({term}\right)"
         return f"{signs} {term}"
 
+    def _print_SumExcept(self, expr: sympy.Basic) -> str:
+        # sum_{q != 7} f, and sum_{(j,k) != (7,8)} f for a pair left out together.
+        signs = []
+        for indices, values, _ in expr.args[1:]:
+            left, right = (self._print(indices[0]), self._print(values[0]))
+            if len(indices) > 1:
+                left = "(" + ",".join(self._print(k) for k in indices) + ")"
+                right = "(" + ",".join(self._print(v) for v in values) + ")"
+            signs.append(rf"\sum_{{{left} \neq {right}}}")
+        term = self._print(expr.args[0])
+        if isinstance(expr.args[0], sympy.Add):
+            term = rf"\left({term}\right)"
+        return " ".join(signs) + " " + term
+
+    def _print_Held(self, expr: sympy.Basic) -> str:
+        # A partial with intermediates held fixed: \left. dL/dw \right|_{r}.
+        held = ", ".join(self._print(h) for h in expr.args[1:])
+        return rf"\left.{self._print(expr.args[0])}\right|_{{{held}}}"
+
     def _print_Scalar(self, expr: Scalar) -> str:
         # Bare; where it would be misread, its precedence (that of a product) brings parentheses:
         # t^T z + c, sigma(w^T x), but 2 (t^T z), (a^T x) b, (a^T x)^2.
@@ -281,6 +312,30 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _print_SumOf(self, expr: SumOf) -> str:
         return r"\operatorname{sum}\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_LogSumExp(self, expr: LogSumExp) -> str:
+        return r"\operatorname{logsumexp}\left(" + self._print(expr.matrix) + r"\right)"
+
+    def _print_SoftmaxOf(self, expr: SoftmaxOf) -> str:
+        return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
+
+    def _print_ElementwiseDivide(self, expr: ElementwiseDivide) -> str:
+        # The Matrix Cookbook's and matrixcalculus.org's sign for entrywise division.
+        level = PRECEDENCE["Pow"]
+        return r" \oslash ".join(self.parenthesize(a, level, strict=True) for a in expr.args)
+
+    def _print_DiagonalOf(self, expr: sympy.Basic) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_HadamardPower(self, expr: sympy.HadamardPower) -> str:
+        # The Matrix Cookbook's x^{\circ 3}: \circ beside \odot for the product would blur.
+        base = self._print(expr.base)
+        base = self.parenthesize_super(base) if _is_atomic(expr.base) else rf"\left({base}\right)"
+        return rf"{base}^{{\circ {self._print(expr.exp)}}}"
+
+    def _print_absval(self, expr: sympy.Function, exp: str | None = None) -> str:
+        tex = rf"\left|{self._print(expr.args[0])}\right|"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
 
     def _print_Slice(self, expr: Slice) -> str:
         return ":"
@@ -333,7 +388,9 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _matmul_factor(self, arg: sympy.Basic) -> str:
         # Juxtaposition binds tighter than any other product: (x \odot y) W, (W x) (v^T z).
-        return self.parenthesize(arg, PRECEDENCE["Mul"], strict=False)
+        # A scalar factor commutes, so only a sum needs parentheses: \frac{2}{N} X, s t W.
+        scalar = not isinstance(arg, sympy.MatrixExpr) and not _is_scalar_of(arg)
+        return self.parenthesize(arg, PRECEDENCE["Mul"], strict=scalar)
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         tex = self._print(expr.arg)
@@ -473,7 +530,7 @@ def _positive_first(terms: list[sympy.Basic]) -> list[sympy.Basic]:
 def _ends_open(term: sympy.Basic) -> bool:
     """Whether a term prints as a sum sign whose body runs on to the end of the term."""
     factors = term.args if term.is_Mul else (term,)
-    return any(isinstance(factor, sympy.Sum) for factor in factors)
+    return any(type(factor).__name__ in ("Sum", "SumExcept") for factor in factors)
 
 
 def _is_atomic(expr: sympy.Basic) -> bool:

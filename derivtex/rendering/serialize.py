@@ -49,6 +49,9 @@ def plain(value: Any) -> str:
         return sympy.sstr(value)
     if isinstance(value, tuple):
         return "(" + ", ".join(plain(v) for v in value) + ")"
+    if isinstance(getattr(type(value), "kind", None), str) and hasattr(value, "__slots__"):
+        inner = "; ".join(f"{name}: {plain(v)}" for name, v in fields(value))
+        return f"[{value.kind}] {inner}"  # a step inside a step
     return str(value)
 
 

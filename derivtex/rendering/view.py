@@ -143,6 +143,8 @@ def inert(value: object, note: Notation) -> object:
         return tuple(inert(item, note) for item in value)
     if isinstance(value, VerificationReport):
         return report_view(value)
+    if dataclasses.is_dataclass(value) and isinstance(getattr(type(value), "kind", None), str):
+        return step_view(value, note)  # a step inside a step (a local derivative's partials)
     raise TypeError(f"no template view for a {type(value).__name__}")
 
 
