@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -213,13 +214,22 @@ def test_two_builds_at_once_both_leave_intact_pdfs(tmp_path: Path) -> None:
 
 @pytest.mark.tex
 @needs_tex
-def test_strict_fails_on_an_overfull_box_and_keeps_no_pdf(tmp_path: Path) -> None:
+def test_strict_fails_on_an_overfull_box_and_keeps_the_pdf_aside(tmp_path: Path) -> None:
     spec = write(tmp_path, "wide.toml", GOOD.replace("wrt", f'intro = "{"W" * 300}"\nwrt'))
     strict = run("build", spec, "-o", tmp_path, "--strict")
     assert strict.exit_code == 1
-    assert f"{spec}: wide.pdf: TeX warning (--strict): Overfull \\hbox" in strict.output
+    overfull = re.search(
+        r"wide\.pdf: overfull box, ([0-9.]+)pt too wide at line (\d+)", strict.output
+    )
+    assert overfull is not None, strict.output
+    assert float(overfull[1]) > 1000  # 300 W's in a 16 cm line
+    assert "in section 'linear' (--strict; see wide.failed.pdf)" in strict.output
     assert not (tmp_path / "wide.pdf").exists()
-    assert run("build", spec, "-o", tmp_path).exit_code == 0  # not strict: warnings pass
+    assert "W" * 40 in pdf_text(tmp_path / "wide.failed.pdf")  # there to look at
+    plain = run("build", spec, "-o", tmp_path)  # not strict: a warning, and the PDF
+    assert plain.exit_code == 0
+    assert f"{spec}: warning: wide.pdf: overfull box" in plain.output
+    assert (tmp_path / "wide.pdf").exists() and not (tmp_path / "wide.failed.pdf").exists()
 
 
 def test_malformed_spec_exits_2_with_file_and_line(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from derivtex.tex.runner import (
     INSTALL_COMMAND,
     MINOR,
     CompileResult,
+    Overfull,
     check_no_file_reads,
     compile_pdf,
+    overfull_boxes,
     sandbox_available,
     tex_available,
 )
@@ -59,9 +61,13 @@ def test_good_build_reads_back_and_collects_warnings(tmp_path: Path) -> None:
     )
     result = compile_pdf(tex)
     assert result == CompileResult(
-        pdf=tmp_path / "handout.pdf", warnings=result.warnings, passes=result.passes
+        pdf=tmp_path / "handout.pdf",
+        warnings=result.warnings,
+        passes=result.passes,
+        overfull=result.overfull,
     )
-    assert result.pngs == ()
+    # The 1cm box holds about 3.4cm of text: reported with its source line (5: \\hbox to 1cm).
+    assert any(box.line == 5 and 40 < box.points < 80 for box in result.overfull), result
     assert result.pdf.read_bytes().startswith(b"%PDF-")
     assert "The gradient of tr(AX) is A" in pdf_text(result.pdf)
     assert any(w.startswith("Overfull \\hbox") for w in result.warnings)
@@ -465,3 +471,22 @@ def test_plain_document_takes_one_pass(tmp_path: Path) -> None:
 def test_latexmk_engine_still_builds(tmp_path: Path) -> None:
     result = compile_pdf(write_tex(tmp_path, "mk.tex", "Via latexmk."), engine="latexmk")
     assert "Via latexmk." in pdf_text(result.pdf)
+
+
+OVERFULL_LOG = r"""
+Overfull \hbox (72.5pt too wide) in paragraph at lines 12--14
+Overfull \hbox (3.0pt too wide) detected at line 30
+Overfull \vbox (1.5pt too high) has occurred while \output is active
+Underfull \hbox (badness 10000) in paragraph at lines 5--6
+"""
+
+
+def test_overfull_boxes_are_read_from_the_log_with_their_section() -> None:
+    source = "\n".join(["x"] * 10 + [r"\section{First}"] + ["y"] * 15 + [r"\section{Two{-}part}"])
+    boxes = overfull_boxes(OVERFULL_LOG, source)
+    assert boxes == (
+        Overfull(72.5, 12, "First"),
+        Overfull(3.0, 30, "Two-part"),
+        Overfull(1.5, None, None),
+    )
+    assert boxes[0].text() == "overfull box, 72.5pt too wide at line 12 in section 'First'"

@@ -223,7 +223,7 @@ def test_matrix_form_at_random_sizes(c: int, d_: int, seed: int, case: Case) -> 
         ("L = mean(x)", "x", {"x": "D"}, r"\frac{1}{D} \vec{1}"),
         ("y = x ./ z", "x", {"x": "D", "z": "D"},
          r"\operatorname{diag}\left(\vec{z}^{\circ -1}\right)"),
-        ("y = (I_D + A) x", "x", {"A": "D x D", "x": "D"}, "I + A"),
+        ("y = (I_D + A) x", "x", {"A": "D x D", "x": "D"}, r"\mathbf{I} + A"),
     ],
 )  # fmt: skip
 def test_matrix_form_reads_as_written_by_hand(text, wrt, shapes, latex) -> None:
@@ -504,7 +504,7 @@ def test_a_divisor_that_is_always_zero_is_unsupported_not_a_bug() -> None:
     [
         ("y = tanh(x)", "x", {"x": "D"},
          r"\operatorname{diag}\left(1 - \tanh^{2}{\left(\vec{x} \right)}\right)"),
-        ("y = W x + x", "x", {"W": "D x D", "x": "D"}, r"W^{\top} + I"),
+        ("y = W x + x", "x", {"W": "D x D", "x": "D"}, r"W^{\top} + \mathbf{I}"),
         ("y = x ./ z", "z", {"x": "D", "z": "D"},
          r"- \operatorname{diag}\left(\vec{z}^{\circ -2} \odot \vec{x}\right)"),
     ],

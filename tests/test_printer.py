@@ -7,6 +7,7 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from derivtex.calculus.mexpr import Norm, Scalar
 from derivtex.language.functions import relu, sigmoid, sigmoid_prime
 from derivtex.rendering.printer import Notation, name_latex, to_latex
 
@@ -134,7 +135,7 @@ CASES = [
     (vec_z - mat_W * vec_x, ARROW, r"\vec{z} - W \vec{x}"),
     (alpha * mat_W * vec_x, BOLD, r"\alpha W \mathbf{x}"),
     (sympy.HadamardProduct(vec_z, mat_W * vec_x), ARROW, r"\vec{z} \odot \left(W \vec{x}\right)"),
-    (sympy.Identity(C), ARROW, "I"),
+    (sympy.Identity(C), ARROW, r"\mathbf{I}"),
     (sympy.OneMatrix(C, 1), ARROW, r"\vec{1}"),
     (sympy.OneMatrix(C, 1), BOLD, r"\mathbf{1}"),
     (sympy.Transpose(sympy.OneMatrix(C, 1)), ARROW, r"\vec{1}^{\top}"),
@@ -236,3 +237,60 @@ def test_a_printer_subclass_restyles_functions_and_norms() -> None:
     assert Styled(note).doprint(sigmoid(z)) == r"\operatorname{logistic}\left(z\right)"
     assert Styled(note).doprint(Norm(x)) == r"\lVert \vec{x} \rVert_2"
     assert DerivtexLatexPrinter(note).doprint(sigmoid(z)) == r"\sigma\left(z\right)"
+
+
+ISSUE_11 = [
+    # (given, wrt, shapes, the printed result): unambiguous by precedence, issue 11
+    (
+        "y = tanh(A x) .* sigmoid(B x)",
+        "x",
+        {"A": "D x D", "B": "D x D", "x": "D"},
+        r"\operatorname{diag}\left(\left(1 - \tanh^{2}{\left(A \vec{x} \right)}\right) \odot"
+        r" \sigma\left(B \vec{x}\right)\right) A + \operatorname{diag}\left(\sigma'\left(B"
+        r" \vec{x}\right) \odot \tanh{\left(A \vec{x} \right)}\right) B",
+    ),
+    ("y = I x + x", "x", {"I": "D x D", "x": "D"}, r"I + \mathbf{I}"),
+    (
+        "L = norm(X W + o b^T - T)^2",
+        "W",
+        {"X": "N x D", "W": "D x C", "o": "N", "b": "C", "T": "N x C"},
+        r"2 X^{\top} \left(X W + \vec{o} \vec{b}^{\top} - T\right)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "wrt", "shapes", "expected"), ISSUE_11)
+def test_results_print_unambiguously(given: str, wrt: str, shapes: dict, expected: str) -> None:
+    import derivtex
+
+    assert derivtex.derive(given, wrt=wrt, shapes=shapes, steps=False).latex() == expected
+
+
+W_ = sympy.MatrixSymbol("X", C, D)
+t_, z_ = sympy.MatrixSymbol("t", C, 1), sympy.MatrixSymbol("z", C, 1)
+SIGNS = [
+    (Norm(W_), r"\left\|X\right\|_{F}"),
+    (Norm(W_) ** 2, r"\left\|X\right\|_{F}^{2}"),
+    (Norm(t_) ** 2, r"\left\|\vec{t}\right\|^{2}"),
+    (L + Scalar(-1 * t_.T * z_), r"L - \vec{t}^{\top} \vec{z}"),
+    (Scalar(t_.T * z_) + L, r"L + \vec{t}^{\top} \vec{z}"),
+    (2 * Scalar(t_.T * z_), r"2 \left(\vec{t}^{\top} \vec{z}\right)"),
+    (sympy.MatAdd(sympy.MatAdd(t_, z_), -1 * t_), r"\vec{t} + \vec{z} - \vec{t}"),
+    (
+        sympy.MatAdd(t_, sympy.MatMul(-1, sympy.MatAdd(t_, z_))),
+        r"\vec{t} - \left(\vec{t} + \vec{z}\right)",
+    ),
+    (
+        elementwise(sigmoid(u) * (1 - sigmoid(u)), z_),
+        r"\left(1 - \sigma\left(\vec{z}\right)\right) \odot \sigma\left(\vec{z}\right)",
+    ),
+    (sympy.log(Scalar(t_.T * z_)), r"\log{\left(\vec{t}^{\top} \vec{z} \right)}"),
+    (Scalar(t_.T * z_) ** 2, r"\left(\vec{t}^{\top} \vec{z}\right)^{2}"),
+    (elementwise(u**2, W_), r"X^{\odot 2}"),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), SIGNS, ids=[c[1] for c in SIGNS])
+def test_signs_norms_and_products(expr: sympy.Basic, expected: str) -> None:
+    note = Notation((("t", "vector"), ("z", "vector"), ("X", "matrix"), ("L", "scalar")))
+    assert to_latex(expr, note) == expected

@@ -135,7 +135,7 @@ def test_no_tex_message_and_exit_code(tmp_path: Path, monkeypatch: pytest.Monkey
 HOSTILE = [
     r"\input{/etc/passwd}",
     r"\write18{touch /tmp/derivtex-pwned}",
-    "100% # _ & $ ~ ^",
+    r"100% # _ & \$ ~ ^",  # a dollar sign alone would open math: $...$ in prose
     "Ünïcödé — 微分 🎉",
     "{unbalanced",
 ]

@@ -36,6 +36,9 @@ from derivtex.project.report import (
     Problem,
     derivation_problem,
     error_lines,
+    failed_pdf,
+    is_failure,
+    overfull_problem,
     report,
     spec_failure,
     warning_problem,
@@ -376,15 +379,18 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
                 finish_site(output.pdf)
         seconds = item.seconds + time.perf_counter() - started
         return Outcome(task.spec.path, "written", tuple(o.tex for o in task.outputs), seconds)
+    warnings: list[Problem] = []
     for output, text in zip(task.outputs, item.texts, strict=True):
         try:
             problems = _write_output(task, output, text)
         except DerivtexError as exc:  # TeX failed; the previous PDF stays
             problems = (Problem(str(task.spec.path), None, *error_lines(exc)),)
-        if problems:
+        if is_failure(problems):
             return Outcome(task.spec.path, "failed", problems=problems, code=1)
+        warnings.extend(problems)
     seconds = item.seconds + time.perf_counter() - started
-    return Outcome(task.spec.path, "built", tuple(o.pdf for o in task.outputs), seconds)
+    outputs = tuple(o.pdf for o in task.outputs)
+    return Outcome(task.spec.path, "built", outputs, seconds, problems=tuple(warnings))
 
 
 def _texts(spec: Spec, documents: Sequence[str]) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
@@ -405,7 +411,8 @@ def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
         try:
             sections.append(_section(dspec))
         except DerivtexError as exc:
-            problems.append(derivation_problem(spec, dspec, *error_lines(exc)))
+            key = getattr(exc, "key", "given")  # a $...$ in a title or intro names its key
+            problems.append(derivation_problem(spec, dspec, *error_lines(exc), key=key))
         except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
             message = f"internal error ({type(exc).__name__}: {exc}); please report it"
             problems.append(derivation_problem(spec, dspec, message, ()))
@@ -451,11 +458,17 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     # rename stays on one file system, so it is atomic.
     with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
         result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
-        warnings = [w for w in result.warnings if not w.startswith(MINOR)] if task.strict else []
-        if warnings:
-            return tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
+        boxes = tuple(
+            overfull_problem(task.spec.path, output.pdf, box, task.strict)
+            for box in result.overfull
+        )
+        warnings = [w for w in result.warnings if not w.startswith((MINOR, "Overfull"))]
+        if task.strict and (warnings or boxes):
+            os.replace(result.pdf, failed_pdf(output.pdf))  # to look at; the last good PDF stays
+            return boxes + tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
-    return _write_stamp(task, output)
+        failed_pdf(output.pdf).unlink(missing_ok=True)
+    return boxes + _write_stamp(task, output)
 
 
 def _write_stamp(task: Task, output: Output) -> tuple[Problem, ...]:

@@ -8,11 +8,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from derivtex.errors import DerivtexError, InputError, SpecError
 from derivtex.project.spec import DerivationSpec, Spec
+
+if TYPE_CHECKING:
+    from derivtex.tex.runner import Overfull
 
 COLOURS = {
     "built": "green",
@@ -31,16 +35,18 @@ class Problem:
     line: int | None
     summary: str
     details: tuple[str, ...] = ()
+    level: str = "error"  # or "warning": reported, but the spec still builds
 
     def text(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return "\n".join((f"{where}: {self.summary}", *self.details))
+        prefix = "warning: " if self.level == "warning" else ""
+        return "\n".join((f"{where}: {prefix}{self.summary}", *self.details))
 
     def annotation(self) -> str:
         """The GitHub Actions workflow command that marks this problem on the file's line."""
         where = f"file={_escape(self.path, True)}"
         where += f",line={self.line}" if self.line else ""
-        return f"::error {where}::{_escape(self.summary)}"
+        return f"::{self.level} {where}::{_escape(self.summary)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +74,11 @@ def error_lines(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
 
 
 def derivation_problem(
-    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...]
+    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...], key: str = "given"
 ) -> Problem:
+    """A failed derivation, at the line of the key at fault (its given, its title or intro)."""
     text = f"derivation '{dspec.name}': {summary}"
-    return Problem(str(spec.path), dspec.line_of("given"), text, details)
+    return Problem(str(spec.path), dspec.line_of(key), text, details)
 
 
 def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
@@ -87,6 +94,23 @@ def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
 
 def warning_problem(spec_path: Path, pdf: Path, warning: str) -> Problem:
     return Problem(str(spec_path), None, f"{pdf.name}: TeX warning (--strict): {warning}")
+
+
+def overfull_problem(spec_path: Path, pdf: Path, box: Overfull, strict: bool) -> Problem:
+    """An overfull box: a warning, or with --strict an error (the PDF is kept as .failed.pdf)."""
+    if not strict:
+        return Problem(str(spec_path), None, f"{pdf.name}: {box.text()}", level="warning")
+    kept = failed_pdf(pdf).name
+    return Problem(str(spec_path), None, f"{pdf.name}: {box.text()} (--strict; see {kept})")
+
+
+def failed_pdf(pdf: Path) -> Path:
+    """Where --strict leaves a PDF it rejects, for inspection: name.failed.pdf beside name.pdf."""
+    return pdf.with_name(pdf.stem + ".failed.pdf")
+
+
+def is_failure(problems: Iterable[Problem]) -> bool:
+    return any(problem.level == "error" for problem in problems)
 
 
 def _escape(text: str, is_property: bool = False) -> str:

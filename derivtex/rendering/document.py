@@ -14,7 +14,8 @@ from derivtex.derivation.model import Derivation
 from derivtex.language.shapes import Shape
 from derivtex.rendering.environment import make_environment, render_template
 from derivtex.rendering.printer import Notation, notation
-from derivtex.rendering.view import SectionView, section_view
+from derivtex.rendering.prose import prose_tex
+from derivtex.rendering.view import SectionView, Tex, section_view
 
 DOCUMENTS = ("handout", "exercises")
 
@@ -65,8 +66,20 @@ def section(
     asked = sympy.Derivative(
         symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False
     )
-    heading = title or f"The derivative of {d.output} by {d.wrt}"
-    return Section(heading, intro, statements, inputs, asked, d.layout, d.steps, note)
+    shapes = dict(d.graph.inputs) | {df.name: df.op.shape for df in d.graph.definitions}
+    if title:
+        heading = Tex(prose_tex(title, shapes, note, what="title"))
+    else:
+        heading = f"The derivative of {d.output} by {d.wrt}"
+    text = None if intro is None else Tex(prose_tex(intro, shapes, note, what="intro"))
+    return Section(heading, text, statements, inputs, asked, d.layout, d.steps, note)
+
+
+def _shape_of(sym: sympy.Basic) -> Shape:
+    if not isinstance(sym, sympy.MatrixSymbol):
+        return Shape(sympy.Integer(1), sympy.Integer(1))
+    rows, cols = sym.shape
+    return Shape(rows, cols, flat=cols == 1 and rows != 1)
 
 
 @functools.lru_cache(maxsize=8)
@@ -84,7 +97,8 @@ def section_views(
     """The inert view of each section, as templates see it (printed LaTeX, never sympy)."""
     items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
     sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
-    return tuple(section_view(s) for s in sections)
+    # Templates see only inert views (printed LaTeX, str, numbers, tuples), never sympy objects.
+    return tuple(section_view(s, f"dtx{n}") for n, s in enumerate(sections, start=1))
 
 
 def render(
@@ -100,16 +114,21 @@ def render(
     vectors: str = "arrow",
 ) -> str:
     """The .tex text of a document holding the given derivations."""
-    views = section_views(derivations, vectors)
+    items = [derivations] if isinstance(derivations, Derivation) else list(derivations)
+    sections = [s if isinstance(s, Section) else section(s, vectors=vectors) for s in items]
+    views = section_views(sections, vectors)
     env = _environment(Path(templates).resolve() if templates else None)
+    # The document's own title and intro know the shapes of all its sections' inputs.
+    shapes = {str(sym.name): _shape_of(sym) for s in sections for sym, _ in s.inputs}
+    note = Notation(tuple(sorted({(n, sh.kind) for n, sh in shapes.items()})))
     return render_template(
         env,
         f"{document}.tex.j2",
-        title=title,
+        title=Tex(prose_tex(title, shapes, note, what="document title")),
         author=author,
         date=date,
         course=course,
-        intro=intro,
+        intro=None if intro is None else Tex(prose_tex(intro, shapes, note, what="document intro")),
         sections=views,
         notation=views[0].notation if views else None,
     )

@@ -10,7 +10,7 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
 from derivtex.options import VectorStyle
 
@@ -139,10 +139,40 @@ class DerivtexLatexPrinter(LatexPrinter):
     def __init__(self, notation: Notation) -> None:
         super().__init__()
         self._notation = notation
+        self._elementwise: str | None = None  # inside an elementwise function of a vector or matrix
 
     def parenthesize_super(self, s: str) -> str:
         """Braces, not parentheses, protect a superscript raised to a power: {W^{(1)}}^{2}."""
         return _group(s) if "^" in s else s
+
+    # Precedence ----------------------------------------------------------------------------------
+
+    def precedence(self, expr: sympy.Basic) -> int:
+        """How tightly expr binds as printed: what decides the parentheses around it."""
+        return precedence_of(expr)
+
+    def parenthesize(
+        self, item: sympy.Basic, level: int, is_neg: bool = False, strict: bool = False
+    ) -> str:
+        tex = self._print(item)
+        prec = self.precedence(item)
+        if (is_neg and strict) or prec < level or (not strict and prec <= level):
+            return rf"\left({_bare_tex(tex)}\right)"
+        return tex
+
+    def _needs_mul_brackets(
+        self, expr: sympy.Basic, first: bool = False, last: bool = False
+    ) -> bool:
+        # A factor that is a product of matrices keeps its parentheses: 2 (a^T x).
+        matrix_like = isinstance(expr, sympy.MatrixExpr) or _is_scalar_of(expr)
+        if self.precedence(expr) < PRECEDENCE["Mul"] or (
+            matrix_like and self.precedence(expr) <= PRECEDENCE["Mul"]
+        ):
+            return True
+        return bool(super()._needs_mul_brackets(expr, first=first, last=last))
+
+    def _needs_add_brackets(self, expr: sympy.Basic) -> bool:
+        return False  # + is associative: a sum inside a sum needs no parentheses
 
     # Names --------------------------------------------------------------------------------------
 
@@ -191,18 +221,26 @@ class DerivtexLatexPrinter(LatexPrinter):
             terms = _positive_first(terms)
         tex = ""
         for position, term in enumerate(terms):
-            if position and term.could_extract_minus_sign():
-                tex, term = tex + " - ", -term
+            negative, term = _signed(term)
+            if negative:
+                tex += " - " if position else "- "
             elif position:
                 tex += " + "
             term_tex = self._print(term)
-            # A sum that is not the last term would swallow the terms after it.
-            if self._needs_add_brackets(term) or (position < len(terms) - 1 and _ends_open(term)):
+            # After a minus sign a sum is a group: a - (b + c). A sum sign that is not the last
+            # term would swallow the terms after it.
+            if (negative and self.precedence(term) <= PRECEDENCE["Add"]) or (
+                position < len(terms) - 1 and _ends_open(term)
+            ):
                 term_tex = rf"\left({term_tex}\right)"
+            elif position and not negative and term_tex.startswith("- "):
+                tex, term_tex = tex[: -len(" + ")] + " - ", term_tex[2:]  # a + (-b - c)
             tex += term_tex
         return tex
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
+        if self._elementwise and sum(not a.is_Number for a in expr.args) > 1:
+            return self._hadamard_mul(expr)
         if not _is_unevaluated(expr):
             return super()._print_Mul(expr)
         args = [a for a in expr.args if a != 1] or [sympy.Integer(1)]  # a 1 only keeps the order
@@ -217,6 +255,20 @@ class DerivtexLatexPrinter(LatexPrinter):
             joint = r" \cdot " if tex[-1:].isdigit() and arg_tex[:1].isdigit() else " "
             tex += joint + arg_tex if tex else arg_tex
         return sign + tex
+
+    def _hadamard_mul(self, expr: sympy.Mul) -> str:
+        """A product of entrywise functions: c f(z), Hadamard product, g(z)."""
+        negative, expr = _signed(expr)
+        coeff, factors = expr.as_coeff_mul()
+        level = PRECEDENCE["Mul"]
+        tex = r" \odot ".join(self.parenthesize(f, level, strict=False) for f in factors)
+        lead = "" if coeff == 1 else self._print(coeff) + " "
+        return ("- " if negative else "") + lead + tex
+
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        if self._elementwise == "matrix" and isinstance(expr.base, _Verbatim):
+            return rf"{self.parenthesize_super(expr.base.name)}^{{\odot {self._print(expr.exp)}}}"
+        return str(super()._print_Pow(expr))
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
         # One sign per index, outermost first, rather than sympy's \substack of limits.
@@ -249,10 +301,14 @@ class DerivtexLatexPrinter(LatexPrinter):
         return rf"\left.{self._print(expr.args[0])}\right|_{{{held}}}"
 
     def _print_Scalar(self, expr: Scalar) -> str:
-        return r"\left(" + self._print(expr.matrix) + r"\right)"
+        # Bare; where it would be misread, its precedence (that of a product) brings parentheses:
+        # t^T z + c, sigma(w^T x), but 2 (t^T z), (a^T x) b, (a^T x)^2.
+        return str(self._print(expr.matrix))
 
     def _print_Norm(self, expr: Norm) -> str:
-        return r"\left\|" + self._print(expr.matrix) + r"\right\|"
+        # The Frobenius norm of a matrix is written with its subscript, as in the Matrix Cookbook.
+        frobenius = all(dim != 1 for dim in expr.matrix.shape)
+        return r"\left\|" + self._print(expr.matrix) + r"\right\|" + ("_{F}" if frobenius else "")
 
     def _print_SumOf(self, expr: SumOf) -> str:
         return r"\operatorname{sum}\left(" + self._print(expr.matrix) + r"\right)"
@@ -291,8 +347,14 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Function(self, expr: sympy.Function, exp: str | None = None) -> str:
         name = self.function_latex.get(type(expr).__name__)
         if name is None:
+            if any(_is_scalar_of(a) for a in expr.args):  # a function brackets its arguments
+                bare = [
+                    _Verbatim(self._print(a.matrix)) if _is_scalar_of(a) else a for a in expr.args
+                ]
+                return self._print(expr.func(*bare, evaluate=False))
             return super()._print_Function(expr, exp)
-        tex = rf"{name}\left({', '.join(self._print(a) for a in expr.args)}\right)"
+        args = (a.matrix if _is_scalar_of(a) else a for a in expr.args)
+        tex = rf"{name}\left({', '.join(self._print(a) for a in args)}\right)"
         # \sigma'^{2} would be a double superscript, so a power wraps the whole application.
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
@@ -316,18 +378,19 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _print_MatMul(self, expr: sympy.MatMul) -> str:
         """Juxtaposed factors; sympy's own version canonicalizes the product on every call."""
-        args = list(expr.args)
-        sign = ""
-        if args[0].is_Number and args[0] < 0:
-            sign, args[0] = "- ", -args[0]
-            if args[0] == 1 and len(args) > 1:
-                args = args[1:]
-        return sign + " ".join(self._matmul_factor(a) for a in args)
+        negative, expr = _signed(expr)
+        args = list(expr.args) if isinstance(expr, sympy.MatMul) else [expr]
+        if args[0] == 1 and len(args) > 1:
+            args = args[1:]
+        if negative and len(args) == 1:  # - (W x + b), - W
+            return "- " + self.parenthesize(args[0], PRECEDENCE["Add"], strict=False)
+        return ("- " if negative else "") + " ".join(self._matmul_factor(a) for a in args)
 
     def _matmul_factor(self, arg: sympy.Basic) -> str:
-        tex = self._print(arg)
-        grouped = (sympy.MatAdd, sympy.Add, sympy.HadamardProduct, sympy.MatMul)
-        return rf"\left({tex}\right)" if isinstance(arg, grouped) else tex
+        # Juxtaposition binds tighter than any other product: (x \odot y) W, (W x) (v^T z).
+        # A scalar factor commutes, so only a sum needs parentheses: \frac{2}{N} X, s t W.
+        scalar = not isinstance(arg, sympy.MatrixExpr) and not _is_scalar_of(arg)
+        return self.parenthesize(arg, PRECEDENCE["Mul"], strict=scalar)
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         tex = self._print(expr.arg)
@@ -336,11 +399,13 @@ class DerivtexLatexPrinter(LatexPrinter):
         return rf"{self.parenthesize_super(tex)}^{{\top}}"
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
-        level = PRECEDENCE["Pow"]
-        return r" \odot ".join(self.parenthesize(arg, level, strict=True) for arg in expr.args)
+        # Every product of lower precedence is grouped, so \odot never meets juxtaposition.
+        level = PRECEDENCE["Mul"]
+        return r" \odot ".join(self.parenthesize(arg, level, strict=False) for arg in expr.args)
 
     def _print_Identity(self, expr: sympy.Identity) -> str:
-        return "I"
+        # Upright bold: never the same as a user's matrix I, which prints italic.
+        return r"\mathbf{I}"
 
     def _print_ZeroMatrix(self, expr: sympy.ZeroMatrix) -> str:
         return "0"
@@ -367,10 +432,81 @@ class DerivtexLatexPrinter(LatexPrinter):
         (var,), body = function.variables, function.expr
         arg = self._print(expr.expr)
         bare = _Verbatim(arg)
-        grouped = bare if _is_atomic(expr.expr) else _Verbatim(rf"\left({arg}\right)")
+        atomic = _is_atomic(expr.expr) or self.precedence(expr.expr) > PRECEDENCE["Pow"]
+        grouped = bare if atomic else _Verbatim(rf"\left({arg}\right)")
         # A function brackets its argument itself: tanh(W x), but (W x)^2.
         body = body.replace(lambda e: e.is_Function and e.args == (var,), lambda e: e.func(bare))
-        return self._print(body.xreplace({var: grouped}))
+        # In the body, a product of two functions of the entries is a Hadamard product, and a
+        # power of a matrix's entries a Hadamard power: sigma(z) odot (1 - sigma(z)), A^{odot 2}.
+        outer, self._elementwise = self._elementwise, "matrix" if 1 not in expr.shape else "vector"
+        try:
+            return self._print(body.xreplace({var: grouped}))
+        finally:
+            self._elementwise = outer
+
+
+# How tightly each of derivtex's own printed forms binds (sympy's table knows none of them).
+_PRECEDENCE_OF = {
+    "Norm": PRECEDENCE["Atom"],
+    "SumOf": PRECEDENCE["Func"],
+    "Trace": PRECEDENCE["Func"],
+    "DiagMatrix": PRECEDENCE["Func"],
+    "Identity": PRECEDENCE["Atom"],
+    "OneMatrix": PRECEDENCE["Atom"],
+    "ZeroMatrix": PRECEDENCE["Atom"],
+    "Transpose": PRECEDENCE["Pow"],
+    "KroneckerDelta": PRECEDENCE["Atom"],
+}
+
+
+def precedence_of(expr: sympy.Basic) -> int:
+    """The precedence of expr as derivtex prints it (higher binds tighter)."""
+    name = type(expr).__name__
+    if name in _PRECEDENCE_OF:
+        return _PRECEDENCE_OF[name]
+    if name == "Scalar":
+        return precedence_of(expr.args[0])
+    if isinstance(expr, ElementwiseApplyFunction) and isinstance(expr.function, sympy.Lambda):
+        return precedence_of(expr.function.expr)  # 1 - tanh^2(x) binds as a sum
+    if isinstance(expr, sympy.MatMul | sympy.Mul) and _signed(expr)[0]:
+        return PRECEDENCE["Add"]  # - 2 W x binds as a difference
+    if isinstance(expr, sympy.MatMul):
+        return PRECEDENCE["Mul"]
+    return int(precedence_traditional(expr))
+
+
+def _is_scalar_of(expr: sympy.Basic) -> bool:
+    return type(expr).__name__ == "Scalar"
+
+
+def _signed(term: sympy.Basic) -> tuple[bool, sympy.Basic]:
+    """Whether term prints with a leading minus sign, and the term without it."""
+    if _is_scalar_of(term):
+        negative, inner = _signed(term.args[0])
+        return negative, type(term)(inner) if negative else term
+    if isinstance(term, sympy.MatMul):
+        head, *tail = term.args
+        negative, head = _signed(head)
+        if not negative:
+            return False, term
+        rest = tuple(tail) if head == 1 else (head, *tail)
+        return True, rest[0] if len(rest) == 1 else sympy.MatMul(*rest)
+    scalar = isinstance(term, sympy.Expr) and not isinstance(term, sympy.MatrixExpr)
+    if scalar and term.could_extract_minus_sign():
+        return True, -term
+    return False, term
+
+
+def _bare_tex(tex: str) -> str:
+    """tex without one pair of outer parentheses that enclose all of it, if it has them."""
+    if not (tex.startswith(r"\left(") and tex.endswith(r"\right)")):
+        return tex
+    inner, depth = tex[len(r"\left(") : -len(r"\right)")], 0
+    for opening, _ in re.findall(r"(\\left[(\[.|{])|(\\right[)\].|}])", inner):
+        depth += 1 if opening else -1
+        if depth < 0:
+            return tex
+    return inner if depth == 0 else tex
 
 
 def _group(tex: str) -> str:

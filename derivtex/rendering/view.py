@@ -18,6 +18,7 @@ import sympy
 from pylatex.utils import NoEscape
 
 from derivtex.calculus.verify import VerificationReport
+from derivtex.rendering.linebreak import break_lines, width_pt
 from derivtex.rendering.printer import Notation, to_latex
 
 Tex: TypeAlias = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
@@ -38,17 +39,17 @@ class ReportView:
     """A verification report, formatted in Python."""
 
     exact: bool
-    exact_sizes: str  # "n=3, m=2"
-    numeric_sizes: str  # "n=2, m=3; n=4, m=1"
-    max_error: str  # "1.2e-15"
-    tolerance: str
+    exact_sizes: Tex  # "$n=3, m=2$"
+    numeric_sizes: Tex  # "$n=2, m=3$; $n=4, m=1$", each set of sizes once
+    max_error: Tex  # "$1.2 \\times 10^{-15}$"
+    tolerance: Tex
 
 
 @dataclass(frozen=True, slots=True)
 class SectionView:
     """One derivation as a template sees it."""
 
-    title: str
+    title: str  # Tex (already escaped, math printed) or str
     intro: str | None
     statements: tuple[tuple[Tex, Tex], ...]
     inputs: tuple[tuple[Tex, Tex], ...]  # (name, its space)
@@ -56,6 +57,7 @@ class SectionView:
     layout: str
     steps: tuple[Any, ...]
     notation: NotationView
+    label: str = "dtx"  # a prefix for \label{}: the result is \label{<label>:result}
 
 
 def notation_view(note: Notation) -> NotationView:
@@ -63,13 +65,36 @@ def notation_view(note: Notation) -> NotationView:
 
 
 def report_view(report: VerificationReport) -> ReportView:
+    """Sizes and figures as math ($D=5$, $1.4 \\times 10^{-10}$): they never hyphenate."""
+    numeric = tuple(dict.fromkeys(report.numeric_sizes))  # each trial's sizes once, in order
     return ReportView(
         exact=bool(report.exact),
-        exact_sizes=", ".join(f"{k}={v}" for k, v in report.exact_sizes),
-        numeric_sizes=report.sizes_text(),
-        max_error=f"{report.max_error:.1e}",
-        tolerance=f"{report.tolerance:.1e}",
+        exact_sizes=_sizes_tex(report.exact_sizes),
+        numeric_sizes=Tex("; ".join(_sizes_tex(sizes) for sizes in numeric)),
+        max_error=number_tex(report.max_error),
+        tolerance=number_tex(report.tolerance),
     )
+
+
+def _sizes_tex(sizes: tuple[tuple[str, int], ...]) -> Tex:
+    if not sizes:
+        return Tex("fixed sizes")
+    return Tex("$" + ", ".join(f"{_size_name(k)}={int(v)}" for k, v in sizes) + "$")
+
+
+def _size_name(name: str) -> str:
+    return to_latex(sympy.Symbol(name, integer=True), Notation(()))
+
+
+def number_tex(value: float) -> Tex:
+    """A figure in math mode with two significant digits: $1.4 \\times 10^{-10}$, $0$, $0.25$."""
+    if value == 0:
+        return Tex("$0$")
+    mantissa, exponent = f"{value:.1e}".split("e")
+    power = int(exponent)
+    if -2 <= power <= 2:
+        return Tex(f"${value:.2g}$")
+    return Tex(f"${mantissa} \\times 10^{{{power}}}$")
 
 
 def grid_view(grid: tuple[tuple[sympy.Basic | None, ...], ...], note: Notation) -> tuple:
@@ -92,6 +117,16 @@ def grid_view(grid: tuple[tuple[sympy.Basic | None, ...], ...], note: Notation) 
 
 
 GRID_FIELDS = {("jacobian_assembly", "partials"), ("jacobian_assembly", "entries")}
+# Equations a template may set over several lines: (kind, field) -> the points its lines may fill
+# beside the left-hand side (summary: a 0.9 \linewidth box; jacobian_assembly: an align*).
+BROKEN_FIELDS = {("summary", "result"): 340.0, ("jacobian_assembly", "result"): 420.0}
+CONTINUATION_INDENT = 24.0  # a continued line starts with \qquad after the alignment point
+
+
+def broken_view(tex: str, lhs: str, width: float) -> tuple[Tex, ...]:
+    """tex as the lines of an aligned equation whose left-hand side is lhs."""
+    room = width - width_pt(lhs)
+    return tuple(Tex(line) for line in break_lines(tex, room, room - CONTINUATION_INDENT))
 
 
 def inert(value: object, note: Notation) -> object:
@@ -116,6 +151,8 @@ def inert(value: object, note: Notation) -> object:
 @functools.cache
 def _view_class(step_class: type) -> type:
     fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
+    kind = str(step_class.kind)  # type: ignore[attr-defined]
+    fields += [(f"{name}_lines", Any) for known, name in BROKEN_FIELDS if known == kind]
     return dataclasses.make_dataclass(f"{step_class.__name__}View", fields, frozen=True, slots=True)
 
 
@@ -129,15 +166,25 @@ def step_view(step: object, note: Notation) -> object:
             values[f.name] = grid_view(value, note)
         else:
             values[f.name] = inert(value, note)
+    for known, name in BROKEN_FIELDS:
+        if known == kind:
+            lhs = str(values.get("lhs", ""))
+            width = BROKEN_FIELDS[known, name]
+            values[f"{name}_lines"] = broken_view(str(values[name]), lhs, width)
     return _view_class(type(step))(kind=kind, **values)  # type: ignore[arg-type]
 
 
-def section_view(section: Any) -> SectionView:
-    """A Section (derivtex.rendering.document) as a template sees it."""
+def _prose(text: object) -> str:
+    """Tex when prose_tex made it (escaped, its math printed), else plain text to escape."""
+    return Tex(str(text)) if isinstance(text, NoEscape) else str(text)
+
+
+def section_view(section: Any, label: str = "dtx") -> SectionView:
+    """A Section (derivtex.rendering.document) as a template sees it; label prefixes its labels."""
     note = section.notation
     return SectionView(
-        title=str(section.title),
-        intro=None if section.intro is None else str(section.intro),
+        title=_prose(section.title),
+        intro=None if section.intro is None else _prose(section.intro),
         statements=tuple(
             (Tex(to_latex(lhs, note)), Tex(to_latex(rhs, note))) for lhs, rhs in section.statements
         ),
@@ -146,4 +193,5 @@ def section_view(section: Any) -> SectionView:
         layout=str(section.layout),
         steps=tuple(step_view(step, note) for step in section.steps),
         notation=notation_view(note),
+        label=label,
     )

@@ -98,6 +98,12 @@ _CONTEXT_LINE = re.compile(r"^l\.(?P<line>\d+) ")
 _CONSEQUENCES = ("Emergency stop.", "==> Fatal error occurred")
 _WARNING_STARTS = ("Overfull \\hbox", "Overfull \\vbox", "Underfull \\hbox", "LaTeX Warning:")
 _PAGE_PNG = r"-(\d+)\.png"
+_OVERFULL = re.compile(
+    r"^Overfull \\[hv]box \((?P<points>[0-9.]+)pt too (?:wide|high)\)"
+    r"(?: in paragraph at lines (?P<first>\d+)--\d+| detected at line (?P<at>\d+)"
+    r"| has occurred while \\output is active)?"
+)
+_SECTION = re.compile(r"^\\section\*?\{(?P<title>.*)\}\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,47 @@ class CompileResult:
     warnings: tuple[str, ...]
     pngs: tuple[Path, ...] = ()
     passes: int = 1  # pdflatex runs (engine="pdflatex"); latexmk counts as one
+    overfull: tuple[Overfull, ...] = ()  # the boxes that stick out, as read from the log
+
+
+@dataclass(frozen=True, slots=True)
+class Overfull:
+    """A box TeX could not fit: how far it sticks out, the source line, the section it is in."""
+
+    points: float
+    line: int | None = None
+    section: str | None = None
+
+    def text(self) -> str:
+        where = f" at line {self.line}" if self.line is not None else ""
+        within = f" in section '{self.section}'" if self.section else ""
+        return f"overfull box, {self.points:g}pt too wide{where}{within}"
+
+
+def overfull_boxes(log: str, source: str = "") -> tuple[Overfull, ...]:
+    """The overfull boxes a TeX log reports, each placed in the \\section of source it is in."""
+    sections = _sections(source)
+    found = []
+    for line in log.splitlines():
+        match = _OVERFULL.match(line)
+        if match is None:
+            continue
+        at = match["first"] or match["at"]
+        number = int(at) if at else None
+        found.append(Overfull(float(match["points"]), number, _section_at(sections, number)))
+    return tuple(found)
+
+
+def _sections(source: str) -> tuple[tuple[int, str], ...]:
+    lines = enumerate(source.splitlines(), start=1)
+    found = ((n, _SECTION.match(text.strip())) for n, text in lines)
+    return tuple((n, m["title"].replace("{-}", "-")) for n, m in found if m)
+
+
+def _section_at(sections: Sequence[tuple[int, str]], line: int | None) -> str | None:
+    if line is None:
+        return None
+    return next((title for start, title in reversed(sections) if start <= line), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +241,8 @@ def compile_pdf(
                 break
         _install(built, dest)
     pngs = _render_pngs(dest, timeout) if png else ()
-    return CompileResult(pdf=dest, warnings=_warnings(log), pngs=pngs, passes=passes)
+    overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
+    return CompileResult(dest, _warnings(log), pngs, passes, overfull)
 
 
 def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int) -> bool:

@@ -1,0 +1,74 @@
+"""Prose with math: titles and intros whose $...$ is derivtex's expression language.
+
+The text between dollars is parsed and type-checked like a `given`, then printed by the printer,
+so `$t^T z$` prints as the equations do and nothing a user writes reaches TeX unescaped. Names
+whose shapes the derivation does not declare are taken as scalars.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import sympy
+
+from derivtex.calculus.mexpr import of_op
+from derivtex.errors import InputError
+from derivtex.language.lexer import tokenize
+from derivtex.language.parser import parse
+from derivtex.language.shapes import SCALAR, Shape
+from derivtex.language.typecheck import lower
+from derivtex.rendering.environment import escape_text
+from derivtex.rendering.printer import Notation, to_latex
+
+_TARGET = "dtxprose"
+_CALLS = frozenset({"sum", "tr", "norm", "hadamard"})
+
+
+class ProseMathError(InputError):
+    """A $...$ in a title or intro that is not an expression derivtex can read."""
+
+    def __init__(self, message: str, *, key: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.key = key  # the spec key holding the text: "title" or "intro"
+
+
+def prose_tex(text: str, shapes: Mapping[str, Shape], note: Notation, *, what: str) -> str:
+    """text as LaTeX: plain parts escaped, each $...$ parsed and printed as math."""
+    parts = re.split(r"(?<!\\)\$", text)  # \$ is a dollar sign
+    if len(parts) % 2 == 0:
+        raise ProseMathError(
+            f"the {what} has an unmatched $",
+            key=what.split()[-1],
+            hint="write math between two dollars, $W x$, and a dollar sign as \\$",
+        )
+    out = []
+    for n, part in enumerate(parts):
+        if n % 2 == 0:
+            out.append(str(escape_text(part.replace("\\$", "$"))))
+        else:
+            out.append("$" + _math(part, shapes, note, what) + "$")
+    return "".join(out)
+
+
+def _math(source: str, shapes: Mapping[str, Shape], note: Notation, what: str) -> str:
+    from derivtex.language.functions import ELEMENTWISE
+
+    try:
+        names = {t.text for t in tokenize(source) if t.kind == "NAME"}
+        names -= set(ELEMENTWISE) | _CALLS
+        declared = {name: shapes.get(name, SCALAR) for name in names}
+        graph = lower(parse(f"{_TARGET} = {source}", set(declared)), declared)
+    except InputError as exc:
+        raise ProseMathError(
+            f"the {what} has ${source}$, which derivtex cannot read: {exc.message}",
+            key=what.split()[-1],
+            hint="write math in derivtex's expression language, e.g. $t^T z$ or $W1 x + b$",
+        ) from None
+    env: dict[str, sympy.Basic] = {}
+    value: sympy.Basic = sympy.Integer(0)
+    for definition in graph.definitions:
+        value = of_op(definition.op, env)
+        env[definition.name] = value
+    kinds = dict(note.kinds) | {n: s.kind for n, s in declared.items() if n not in dict(note.kinds)}
+    return to_latex(value, Notation(tuple(sorted(kinds.items())), note.vectors))
