@@ -32,6 +32,8 @@ class Section:
     layout: str
     steps: tuple
     notation: Notation
+    plain_title: str = ""  # as written (its $...$ too), for formats that are not TeX
+    plain_intro: str | None = None
 
 
 def _space(shape: Shape, notation: Notation) -> str:
@@ -72,7 +74,8 @@ def section(
     else:
         heading = f"The derivative of {d.output} by {d.wrt}"
     text = None if intro is None else Tex(prose_tex(intro, shapes, note, what="intro"))
-    return Section(heading, text, statements, inputs, asked, d.layout, d.steps, note)
+    plain = title or str(heading)
+    return Section(heading, text, statements, inputs, asked, d.layout, d.steps, note, plain, intro)
 
 
 def _shape_of(sym: sympy.Basic) -> Shape:

@@ -58,6 +58,8 @@ class SectionView:
     steps: tuple[Any, ...]
     notation: NotationView
     label: str = "dtx"  # a prefix for \label{}: the result is \label{<label>:result}
+    plain_title: str = ""  # the title as written, for HTML (escaped there)
+    plain_intro: str | None = None
 
 
 def notation_view(note: Notation) -> NotationView:
@@ -194,4 +196,6 @@ def section_view(section: Any, label: str = "dtx") -> SectionView:
         steps=tuple(step_view(step, note) for step in section.steps),
         notation=notation_view(note),
         label=label,
+        plain_title=str(section.plain_title or section.title),
+        plain_intro=None if section.plain_intro is None else str(section.plain_intro),
     )
