@@ -388,3 +388,19 @@ def test_ctrl_c_exits_130_without_traceback_and_stops_tex(tmp_path: Path) -> Non
     assert "Traceback" not in err
     assert list(temp.iterdir()) == []
     assert not (tmp_path / "out" / "dy-dx.pdf").exists()
+
+
+@needs_tex
+def test_broadcast_and_kink_notes_are_stated_in_the_handout(tmp_path: Path) -> None:
+    """What the language does silently (numpy broadcasting, a kink) is said on the page."""
+    bias = derive(
+        "Y = X W + b^T; L = norm(Y - T)^2",
+        "b",
+        {"X": "N x D", "W": "D x C", "b": "C", "T": "N x C"},
+    )
+    kink = derive("y = abs(x)", "x", {"x": "D"})
+    tex = tmp_path / "notes.tex"
+    tex.write_text(render([bias, kink], title="Notes"))
+    text = " ".join(pdf_text(compile_pdf(tex).pdf).split())
+    assert "Note. In Y, a row (1 x C) is repeated down the N rows" in text
+    assert "holds where u is not 0 (u = x_i)" in text

@@ -34,6 +34,7 @@ class Section:
     notation: Notation
     plain_title: str = ""  # as written (its $...$ too), for formats that are not TeX
     plain_intro: str | None = None
+    notes: tuple[str, ...] = ()  # what the handout must state: broadcasting, kinks
 
 
 def _space(shape: Shape, notation: Notation) -> str:
@@ -75,7 +76,10 @@ def section(
         heading = f"The derivative of {d.output} by {d.wrt}"
     text = None if intro is None else Tex(prose_tex(intro, shapes, note, what="intro"))
     plain = title or str(heading)
-    return Section(heading, text, statements, inputs, asked, d.layout, d.steps, note, plain, intro)
+    notes = tuple(str(n) for n in d.derivative.notes)
+    return Section(
+        heading, text, statements, inputs, asked, d.layout, d.steps, note, plain, intro, notes
+    )
 
 
 def _shape_of(sym: sympy.Basic) -> Shape:

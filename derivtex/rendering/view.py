@@ -60,6 +60,7 @@ class SectionView:
     label: str = "dtx"  # a prefix for \label{}: the result is \label{<label>:result}
     plain_title: str = ""  # the title as written, for HTML (escaped there)
     plain_intro: str | None = None
+    notes: tuple[str, ...] = ()  # plain sentences (escaped by the template's environment)
 
 
 def notation_view(note: Notation) -> NotationView:
@@ -198,4 +199,5 @@ def section_view(section: Any, label: str = "dtx") -> SectionView:
         label=label,
         plain_title=str(section.plain_title or section.title),
         plain_intro=None if section.plain_intro is None else str(section.plain_intro),
+        notes=tuple(str(n) for n in getattr(section, "notes", ())),
     )
