@@ -326,3 +326,10 @@ def test_the_workflow_steps_run_in_order_in_a_new_repository(tmp_path: Path) -> 
     # The next run restores build/ from the cache: its stamps skip the unchanged spec.
     again = _run_step(next(s for s in job["steps"] if s.get("name") == "Build the PDFs"), cwd, env)
     assert "0 built, 1 unchanged, 0 failed" in again.stdout
+
+
+def test_derivtex_own_workflows_pass_actionlint() -> None:
+    """The project's own CI and release workflows (.github/workflows/) lint clean too."""
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert [w.name for w in workflows] == ["release.yml", "tests.yml"]
+    assert actionlint(*workflows) == []
