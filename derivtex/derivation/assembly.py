@@ -11,11 +11,9 @@ from derivtex.calculus.derivative import Derivative, derive_graph
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto
 from derivtex.calculus.mexpr import Slice
 from derivtex.derivation import steps as S
+from derivtex.derivation.components import SEARCH, candidates
 from derivtex.derivation.stepmath import at, entry, letters, partial, whole
 from derivtex.options import Layout
-
-# Index values tried, in order, for an example entry that is zero (or not).
-SEARCH = (2, 3, 1, 4, 5, 6, 7, 8)
 
 
 def _axis(dim: sympy.Expr) -> tuple:
@@ -116,8 +114,8 @@ def tensor_structure(
         return None
     array = sympy.IndexedBase("F")
     free = d.index.out_idx + d.index.wrt_idx
-    zero = _find(d, *(zero_from or (out, wrt)), zero=True)
-    nz_out, nz_wrt = _find(d, out, wrt, zero=False) or (out, wrt)
+    zero = find_entry(d, *(zero_from or (out, wrt)), zero=True)
+    nz_out, nz_wrt = find_entry(d, out, wrt, zero=False) or (out, wrt)
     pattern_lhs, pattern_rhs, compact = _pattern(d, array)
     return S.TensorStructure(
         "The derivative has three or more axes, so it is not a matrix: define it entry by "
@@ -135,25 +133,14 @@ def tensor_structure(
     )
 
 
-def _find(d: Derivative, out: tuple, wrt: tuple, zero: bool) -> tuple | None:
+def find_entry(d: Derivative, out: tuple, wrt: tuple, zero: bool) -> tuple | None:
     """An entry that is zero (or not), starting from the example components; None if none is."""
     if (at(d, out, wrt) == 0) == zero:
         return out, wrt
-    for cand in _candidates(d.index.wrt_dims):
+    for cand in candidates(d.index.wrt_dims, SEARCH, wrt):
         if (at(d, out, cand) == 0) == zero:
             return out, cand
     return None
-
-
-def _candidates(dims: tuple):
-    """Index tuples to try, each value within its axis."""
-    if not dims:
-        yield ()
-        return
-    values = [v for v in SEARCH if not dims[0].is_Integer or v <= int(dims[0])]
-    for first in values:
-        for rest in _candidates(dims[1:]):
-            yield (first, *rest)
 
 
 def _pattern(d: Derivative, array: sympy.IndexedBase):

@@ -19,7 +19,15 @@ from derivtex.derivation.components import (
     term_by_term,
 )
 from derivtex.derivation.graphs import cut
-from derivtex.derivation.stepmath import Held, entry, letters, partial, shown, whole
+from derivtex.derivation.stepmath import (
+    Held,
+    default_example,
+    entry,
+    letters,
+    partial,
+    shown,
+    whole,
+)
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.typecheck import depends_on
@@ -80,10 +88,6 @@ def _local(graph: ir.Graph, of: str, by: str, out_idx: tuple, by_idx: tuple, nam
 MAX_LINKS = 12
 
 
-def _spare_letters(d: Derivative) -> tuple[sympy.Symbol, ...]:
-    return letters(d)
-
-
 def _spare(d: Derivative) -> tuple[sympy.Symbol, ...]:
     """Letters for summed indices: none of the general indices of any tensor on the chain."""
     taken = {s for idx in indices(d).values() for s in idx}
@@ -92,11 +96,6 @@ def _spare(d: Derivative) -> tuple[sympy.Symbol, ...]:
 
 def spare_avoid(d: Derivative) -> tuple[sympy.Symbol, ...]:
     return tuple(s for idx in indices(d).values() for s in idx)
-
-
-def _example_for(d: Derivative, name: str, start: tuple) -> tuple[int, ...]:
-    dims = d.graph.shape_of(name).free_dims
-    return tuple(min(s, int(n)) if n.is_Integer else s for s, n in zip(start, dims, strict=False))
 
 
 def local_derivative(
@@ -310,7 +309,7 @@ def order(d: Derivative) -> list[str]:
 
 def indices(d: Derivative) -> dict[str, tuple]:
     """General indices for the output, wrt and every intermediate, no letter used twice."""
-    pool = iter(_spare_letters(d))
+    pool = iter(letters(d))
     out = {d.output: d.index.out_idx, d.wrt: d.index.wrt_idx}
     for name in order(d):
         out[name] = tuple(next(pool) for _ in d.graph.shape_of(name).free_dims)
@@ -322,7 +321,9 @@ def chain_steps(d: Derivative, main: S.ComponentFormula, out: tuple, wrt: tuple)
     if not order(d):
         return []
     idx = indices(d)
-    examples = {d.output: out, d.wrt: wrt} | {n: _example_for(d, n, LINK_EXAMPLE) for n in order(d)}
+    examples = {d.output: out, d.wrt: wrt} | {
+        n: default_example(d.graph.shape_of(n).free_dims, LINK_EXAMPLE) for n in order(d)
+    }
     labels = {"L": iter(range(1, 100)), "C": iter(range(1, 100))}
     steps: list = []
     done: dict[str, tuple[sympy.Expr, str]] = {}

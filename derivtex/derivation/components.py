@@ -57,11 +57,16 @@ def is_norm(op: ir.Op) -> bool:
     return isinstance(op, ir.Reduce) and op.kind == "norm"
 
 
+def names_in(expr: sympy.Basic) -> set[str]:
+    """The names of the scalars and tensors an expression reads (x for x_7)."""
+    return {str(s) for s in expr.free_symbols} | {
+        str(e.base.label) for e in expr.atoms(sympy.Indexed)
+    }
+
+
 def definitions(d: Derivative, rhs: sympy.Expr, skip: str) -> tuple[tuple[sympy.Basic, ...], ...]:
     """The intermediates a formula names, with what they stand for (z = W x + b)."""
-    used = {str(s) for s in rhs.free_symbols} | {
-        str(e.base.label) for e in rhs.atoms(sympy.Indexed)
-    }
+    used = names_in(rhs)
     out = []
     for definition in d.graph.definitions:
         if definition.name == skip or definition.name not in used:
@@ -161,9 +166,7 @@ def _order_key(source: str) -> Callable[[sympy.Basic], int]:
 def hidden(d: Derivative, rhs: sympy.Expr, by: str, held: tuple[str, ...] = ()) -> bool:
     """Whether the formula names an intermediate that depends on `by` (then no term is constant);
     `held` intermediates are held fixed, so they count as constants."""
-    names = {str(s) for s in rhs.free_symbols} | {
-        str(e.base.label) for e in rhs.atoms(sympy.Indexed)
-    }
+    names = names_in(rhs)
     return any(
         n != by
         and n not in held
@@ -243,13 +246,13 @@ def nonzero_example(
 def _nearby(out: tuple, wrt: tuple, out_dims: tuple, wrt_dims: tuple) -> Iterator[tuple]:
     yield out, wrt
     pool = tuple(dict.fromkeys((*out, *SEARCH)))
-    for cand in _candidates(wrt_dims, pool, wrt):
+    for cand in candidates(wrt_dims, pool, wrt):
         yield out, cand
-    for cand in _candidates(out_dims, tuple(dict.fromkeys((*wrt, *SEARCH))), out):
+    for cand in candidates(out_dims, tuple(dict.fromkeys((*wrt, *SEARCH))), out):
         yield cand, wrt
 
 
-def _candidates(dims: tuple, pool: tuple, start: tuple) -> Iterator[tuple]:
+def candidates(dims: tuple, pool: tuple, start: tuple) -> Iterator[tuple]:
     """Index tuples from pool, each value within its axis, changing the last axes first."""
     if not dims:
         yield ()
@@ -257,5 +260,5 @@ def _candidates(dims: tuple, pool: tuple, start: tuple) -> Iterator[tuple]:
     first = [start[0], *(v for v in pool if v != start[0])]
     values = [v for v in first if not dims[0].is_Integer or v <= int(dims[0])]
     for head in values:
-        for rest in _candidates(dims[1:], pool, start[1:]):
+        for rest in candidates(dims[1:], pool, start[1:]):
             yield (head, *rest)

@@ -9,7 +9,12 @@ import sympy
 from derivtex.calculus.derivative import Derivative, derive_graph
 from derivtex.calculus.verify import VerificationReport
 from derivtex.derivation import steps as S
-from derivtex.derivation.assembly import batch_rows, jacobian_assembly, tensor_structure
+from derivtex.derivation.assembly import (
+    batch_rows,
+    find_entry,
+    jacobian_assembly,
+    tensor_structure,
+)
 from derivtex.derivation.chain import chain_steps, elementwise, link_of
 from derivtex.derivation.components import (
     definitions,
@@ -20,7 +25,7 @@ from derivtex.derivation.components import (
     term_by_term,
 )
 from derivtex.derivation.graphs import name_product_tail
-from derivtex.derivation.stepmath import at, entry, partial, whole
+from derivtex.derivation.stepmath import at, default_example, entry, partial, whole
 from derivtex.errors import InputError
 
 OPTIONAL = frozenset(S.KINDS) - {"component_formula", "summary"}
@@ -28,14 +33,10 @@ EXAMPLE_OUT, EXAMPLE_WRT = (3, 4), (7, 8)
 
 
 # -- examples ------------------------------------------------------------------------------------
-def _default_example(dims: tuple[sympy.Expr, ...], start: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(min(s, int(d)) if d.is_Integer else s for s, d in zip(start, dims, strict=False))
-
-
 def _example(d: Derivative, example: Mapping | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     given = {k: (v,) if isinstance(v, int) else tuple(v) for k, v in (example or {}).items()}
-    out = given.get(d.output, _default_example(d.index.out_dims, EXAMPLE_OUT))
-    wrt = given.get(d.wrt, _default_example(d.index.wrt_dims, EXAMPLE_WRT))
+    out = given.get(d.output, default_example(d.index.out_dims, EXAMPLE_OUT))
+    wrt = given.get(d.wrt, default_example(d.index.wrt_dims, EXAMPLE_WRT))
     for name, idx, dims in ((d.output, out, d.index.out_dims), (d.wrt, wrt, d.index.wrt_dims)):
         _check_example(name, idx, dims)
     return out, wrt
@@ -89,24 +90,6 @@ def sparsity(d: Derivative, zero: tuple[tuple, tuple], worked: tuple[tuple, tupl
     )
 
 
-def _zero_entry(d: Derivative, start: tuple[tuple, tuple]) -> tuple[tuple, tuple] | None:
-    out, wrt = start
-    if at(d, out, wrt) == 0:
-        return out, wrt
-    for n, cand in enumerate(_zero_candidates(d, wrt)):
-        if n > 64:
-            break
-        if at(d, out, cand) == 0:
-            return out, cand
-    return None
-
-
-def _zero_candidates(d: Derivative, wrt: tuple):
-    from derivtex.derivation.components import SEARCH, _candidates
-
-    return _candidates(d.index.wrt_dims, SEARCH, wrt)
-
-
 def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
     return S.Generalization(
         "Nothing depended on the particular components chosen, so the same holds for every "
@@ -158,7 +141,7 @@ def plan(
     found += chain or expansion(d, formula, *worked)
     batch = batch_rows(d)
     tensor = None if batch else tensor_structure(d, *worked, zero_from=start)
-    zero = _zero_entry(d, start)
+    zero = find_entry(d, *start, zero=True)
     if zero is not None and tensor is None:
         found.append(sparsity(d, zero, worked))
     found.append(generalization(d, *worked))

@@ -26,6 +26,11 @@ def at(d: Derivative, out: tuple, wrt: tuple) -> sympy.Expr:
     return T.to_sympy(T.substitute(d.index.terms, mapping))
 
 
+def default_example(dims: tuple[sympy.Expr, ...], start: tuple[int, ...]) -> tuple[int, ...]:
+    """The worked indices `start`, each kept within an axis of a known size."""
+    return tuple(min(s, int(n)) if n.is_Integer else s for s, n in zip(start, dims, strict=False))
+
+
 def letters(d: Derivative) -> tuple[sympy.Symbol, ...]:
     used = set(d.index.out_idx + d.index.wrt_idx)
     avoid = frozenset(d.graph.names | {str(s) for s in d.index.out_dims + d.index.wrt_dims})
