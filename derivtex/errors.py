@@ -95,7 +95,26 @@ class BudgetError(DerivtexError):
 
 
 class SpecError(DerivtexError):
-    """A spec file that is malformed: names the file, line and key."""
+    """A spec file that is malformed: names the file, line and key.
+
+    `reason` is the message without its place; the message reads `path:line: reason`.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = f"{path}:{line}" if path and line else path
+        super().__init__(f"{where}: {reason}" if where else reason, hint=hint)
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.key = key
 
 
 class ConfigError(SpecError):

@@ -125,6 +125,8 @@ def test_config_errors_name_file_line_and_suggest(tmp_path: Path, text, line, me
         read_config(path)
     first = str(caught.value).splitlines()[0]
     assert first.startswith(f"{path}:{line}: {message}"), first
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert caught.value.reason.startswith(message)
     assert hint in (caught.value.hint or "")
     assert caught.value.exit_code == 2
 

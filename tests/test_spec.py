@@ -66,8 +66,8 @@ def _error(text: str) -> SpecError:
 
 
 def _where(error: SpecError) -> tuple[object, ...]:
-    """The .path, .line and .key that spec_error sets on the instance."""
-    return tuple(vars(error)[name] for name in ("path", "line", "key"))
+    """The error's .path, .line and .key fields."""
+    return (error.path, error.line, error.key)
 
 
 # --- valid specs ---
@@ -685,6 +685,7 @@ def test_spec_errors_name_file_line_and_key(
     assert str(error).split("\n") == [f"spec.toml:{line}: {message}", f"hint: {error.hint}"]
     assert hint in (error.hint or "")
     assert _where(error) == ("spec.toml", line, key)
+    assert error.reason == message  # the message without its place, for reports
     assert isinstance(error, DerivtexError) and error.exit_code == 2
 
 

@@ -71,11 +71,9 @@ def read_config(path: Path) -> Config:
     try:
         return _config(text, path)
     except SpecError as exc:  # raised by the spec file's checks, which the config reuses
-        error = ConfigError(exc.message, hint=exc.hint)
-        vars(error).update(
-            path=str(path), line=getattr(exc, "line", None), key=getattr(exc, "key", None)
-        )
-        raise error from None
+        raise ConfigError(
+            exc.reason, path=str(path), line=exc.line, key=exc.key, hint=exc.hint
+        ) from None
 
 
 def _config(text: str, path: Path) -> Config:
@@ -171,7 +169,7 @@ def _text(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"{path}: cannot read the config file ({exc})", hint="check the file"
+            f"cannot read the config file ({exc})", path=str(path), hint="check the file"
         ) from exc
 
 

@@ -85,7 +85,7 @@ def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
     if isinstance(exc, OSError):
         problem = Problem(str(path), None, f"cannot read the spec file: {exc.strerror or exc}")
         return Outcome(path, "failed", problems=(problem,), code=2)
-    line = getattr(exc, "line", None)  # spec_error puts the file and line in the message too
+    line = exc.line if isinstance(exc, SpecError) else None
     summary, details = error_lines(exc)
     prefix = f"{path}:{line}: " if line else f"{path}: "
     problem = Problem(str(path), line, summary.removeprefix(prefix), details)

@@ -70,10 +70,7 @@ def spec_error(
     path: Path | str, line: int | None, msg: str, hint: str | None, key: str | None = None
 ) -> SpecError:
     """A SpecError reading `path:line: msg`, carrying .path (str), .line and .key."""
-    where = f"{path}:{line}" if line else str(path)
-    error = SpecError(f"{where}: {msg}", hint=hint)
-    error.path, error.line, error.key = str(path), line, key  # type: ignore[attr-defined]
-    return error
+    return SpecError(msg, path=str(path), line=line, key=key, hint=hint)
 
 
 # --- line scanner: tomllib reports no positions, so find them in the text ourselves ---
