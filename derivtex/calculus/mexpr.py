@@ -11,57 +11,35 @@ from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.shapes import ONE, Shape
 
 
-class Scalar(sympy.Expr):
+class ScalarOf(sympy.Expr):
+    """A scalar made from one matrix expression (its only argument, `.matrix`)."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
+class Scalar(ScalarOf):
     """The single entry of a 1 x 1 matrix expression, such as a^T x."""
 
-    is_commutative = True
 
-    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
-        return sympy.Expr.__new__(cls, matrix)
-
-    @property
-    def matrix(self) -> sympy.MatrixExpr:
-        return self.args[0]
-
-
-class Norm(sympy.Expr):
+class Norm(ScalarOf):
     """The Euclidean (Frobenius) norm of a matrix expression."""
 
-    is_commutative = True
     is_positive = True
 
-    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
-        return sympy.Expr.__new__(cls, matrix)
 
-    @property
-    def matrix(self) -> sympy.MatrixExpr:
-        return self.args[0]
-
-
-class SumOf(sympy.Expr):
+class SumOf(ScalarOf):
     """The sum of all entries of a matrix expression."""
 
-    is_commutative = True
 
-    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
-        return sympy.Expr.__new__(cls, matrix)
-
-    @property
-    def matrix(self) -> sympy.MatrixExpr:
-        return self.args[0]
-
-
-class LogSumExp(sympy.Expr):
+class LogSumExp(ScalarOf):
     """log of the sum of exp of every entry of a matrix expression."""
-
-    is_commutative = True
-
-    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
-        return sympy.Expr.__new__(cls, matrix)
-
-    @property
-    def matrix(self) -> sympy.MatrixExpr:
-        return self.args[0]
 
 
 class ElementwiseDivide(sympy.MatrixExpr):
