@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DerivtexError(Exception):
     """Base of every error derivtex raises on purpose; the CLI prints it and exits."""
@@ -81,7 +83,7 @@ class CycleError(InputError):
 class TooLargeError(InputError):
     """An input past one of the named limits in derivtex.language.limits."""
 
-    def __init__(self, message: str, *, limit: str, hint: str | None = None, **where) -> None:
+    def __init__(self, message: str, *, limit: str, hint: str | None = None, **where: Any) -> None:
         super().__init__(f"{message} (limit {limit})", hint=hint, **where)
         self.limit = limit
 

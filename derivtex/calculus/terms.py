@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import sympy
@@ -84,12 +84,18 @@ def substitute(terms: Terms, mapping: Mapping[sympy.Symbol, sympy.Expr]) -> Term
     return tuple(t for t in out if t is not None)
 
 
-def rename_sums(terms: Terms, names: Iterable[sympy.Symbol] | None = None, fresh=None) -> Terms:
+def rename_sums(
+    terms: Terms,
+    names: Iterable[sympy.Symbol] | None = None,
+    fresh: Callable[[], sympy.Symbol] | None = None,
+) -> Terms:
     """Give every term's summed indices new names: from `names` in order, or from `fresh()`."""
+    pool = tuple(names) if names is not None else None
     out = []
     for t in terms:
-        pool = iter(names) if names is not None else None
-        mapping = {k: (next(pool) if pool is not None else fresh()) for k, _ in t.sums}
+        new = iter(pool).__next__ if pool is not None else fresh  # each term starts the pool anew
+        assert new is not None, "rename_sums needs names or fresh"
+        mapping = {k: new() for k, _ in t.sums}
         out.append(Term(t.factor.xreplace(mapping), tuple((mapping[k], d) for k, d in t.sums)))
     return tuple(out)
 

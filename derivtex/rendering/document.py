@@ -12,7 +12,7 @@ import sympy
 from derivtex.calculus.mexpr import of_op, symbol
 from derivtex.derivation.model import Derivation
 from derivtex.language.shapes import Shape
-from derivtex.rendering.environment import make_environment, render_template
+from derivtex.rendering.environment import LatexEnvironment, make_environment, render_template
 from derivtex.rendering.printer import Notation, notation
 from derivtex.rendering.prose import prose_tex
 from derivtex.rendering.view import SectionView, Tex, section_view
@@ -30,7 +30,7 @@ class Section:
     inputs: tuple[tuple[sympy.Basic, str], ...]  # (name, its space as trusted LaTeX)
     asked: sympy.Basic
     layout: str
-    steps: tuple
+    steps: tuple[object, ...]
     notation: Notation
     plain_title: str = ""  # as written (its $...$ too), for formats that are not TeX
     plain_intro: str | None = None
@@ -90,7 +90,7 @@ def _shape_of(sym: sympy.Basic) -> Shape:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(user_dir: Path | None):
+def _environment(user_dir: Path | None) -> LatexEnvironment:
     """One environment per template folder, so each template is compiled once per process.
 
     Jinja still notices a user template edited on disk (it checks file times on every load).

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import sympy
@@ -69,7 +69,7 @@ def _escape_char(char: str) -> str:
     if char in _LIGATURE_BREAKS:
         return _LIGATURE_BREAKS[char]
     if char in TYPESETTABLE:
-        return escape_latex(char)
+        return str(escape_latex(char))
     greek = _greek_macro(char)
     if greek:
         return rf"\ensuremath{{{greek}}}"
@@ -365,12 +365,12 @@ class TraversableLoader(jinja2.BaseLoader):
 def _finalize(value: object) -> str:
     """Escape whatever a template prints, unless it is NoEscape (printed math, trusted TeX)."""
     if isinstance(value, NoEscape):
-        return value
+        return cast(str, value)
     if isinstance(value, sympy.Basic):
         raise jinja2.TemplateRuntimeError(
             "a sympy object reached the output unprinted: templates take printed LaTeX only"
         )
-    return escape_text(value)
+    return cast(str, escape_text(value))
 
 
 def _notation(context: jinja2.runtime.Context, given: object) -> Notation:

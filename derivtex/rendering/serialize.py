@@ -46,7 +46,7 @@ def step_data(step: Step, note: Notation) -> dict[str, Any]:
 def plain(value: Any) -> str:
     """A field as plain text (sympy's str printer), for `derivtex plan`."""
     if isinstance(value, sympy.Basic):
-        return sympy.sstr(value)
+        return str(sympy.sstr(value))
     if isinstance(value, tuple):
         return "(" + ", ".join(plain(v) for v in value) + ")"
     if isinstance(getattr(type(value), "kind", None), str) and hasattr(value, "__slots__"):

@@ -100,7 +100,9 @@ def number_tex(value: float) -> Tex:
     return Tex(f"${mantissa} \\times 10^{{{power}}}$")
 
 
-def grid_view(grid: tuple[tuple[sympy.Basic | None, ...], ...], note: Notation) -> tuple:
+def grid_view(
+    grid: tuple[tuple[sympy.Basic | None, ...], ...], note: Notation
+) -> tuple[tuple[object, ...], ...]:
     """Each cell classified: printed math, or the dots that stand for the cells between."""
     rows = []
     for row in grid:
