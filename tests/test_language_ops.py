@@ -552,6 +552,8 @@ def _math_fields(value: object):
         ("s = logsumexp(W x) / N", "x", {"W": "C x D", "x": "D", "N": "1"}),
         ("Y = X W + 1 b^T; L = mean(Y)", "b", BATCH),
         ("y = diag(A) + 1^T A x", "x", {"A": "D x D", "x": "D"}),
+        ("L = x' A x + tr(B A)", "A", {"A": "D x D symmetric", "x": "D", "B": "D x D"}),
+        ("L = x' A x", "x", {"A": "D x D symmetric", "x": "D"}),
     ],
 )  # fmt: skip
 def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
@@ -559,6 +561,7 @@ def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
     from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
     from derivtex.calculus import mexpr
+    from derivtex.calculus.symmetric import SymmetricSymbol
     from derivtex.language import functions as F
     from derivtex.rendering.printer import _Verbatim
 
@@ -571,6 +574,7 @@ def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
         "_Verbatim": _Verbatim,
         "Held": stepmath.Held,
         "SumExcept": stepmath.SumExcept,
+        "SymmetricSymbol": SymmetricSymbol,
         **{n: getattr(F, n) for n in ("absval", "signum", "sigmoid", "relu", "softplus")},
         **{n: getattr(mexpr, n) for n in ("Norm", "Scalar", "SumOf", "Slice", "LogSumExp",
                                           "SoftmaxOf", "ElementwiseDivide")},

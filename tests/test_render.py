@@ -280,6 +280,8 @@ def test_repr_markdown_shows_every_step_with_math() -> None:
 MANY = [
     ("L = a^T x", {"a": "D", "x": "D"}, "x"),
     ("L = x^T A x", {"A": "D x D", "x": "D"}, "x"),
+    ("L = x^T A x", {"A": "D x D symmetric", "x": "D"}, "x"),
+    ("L = tr(B A)", {"A": "D x D symmetric", "B": "D x D"}, "A"),
     ("L = a^T X b", {"a": "C", "X": "C x D", "b": "D"}, "X"),
     ("L = tr(A X B)", {"A": "E x C", "X": "C x D", "B": "D x E"}, "X"),
     ("Y = A X B", {"A": "E x C", "X": "C x D", "B": "D x F"}, "X"),

@@ -10,9 +10,16 @@ import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus import symmetric as SYM
 from derivtex.calculus.engine import IndexDerivative, differentiate
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto, target
-from derivtex.calculus.verify import Problem, VerificationReport, verify
+from derivtex.calculus.verify import (
+    Problem,
+    VerificationReport,
+    random_values,
+    symbolic_dims,
+    verify,
+)
 from derivtex.language import ir
 from derivtex.language.functions import KINK_NOTES
 from derivtex.language.shapes import Shape
@@ -29,6 +36,9 @@ class Derivative:
     index: IndexDerivative
     matrix: sympy.Basic | None  # None: no matrix form (three or more axes, or no pattern)
     target: Target | None
+    # the matrix form with X^T = X for symmetric inputs, and by a symmetric wrt the gradient
+    # sym(G) = (G + G^T)/2; None when no input is symmetric (or there is no matrix form)
+    symmetric: sympy.Basic | None = None
 
     @property
     def text(self) -> str:
@@ -59,9 +69,16 @@ class Derivative:
         return substitute_auto(self.matrix, self.graph)
 
     @property
+    def answer(self) -> sympy.Basic:
+        """The final result: `result`, or where an input is symmetric, its symmetric form."""
+        if self.symmetric is None:
+            return self.result
+        return substitute_auto(self.symmetric, self.graph)
+
+    @property
     def notes(self) -> tuple[str, ...]:
         """What the handout should state: where values were broadcast, where a kink is skipped."""
-        return notes(self.graph)
+        return notes(self.graph) + _symmetric_notes(self)
 
     @property
     def has_matrix_form(self) -> bool:
@@ -83,7 +100,16 @@ class Derivative:
 
     def verify(self, *, seed: int = 0, trials: int = 2) -> VerificationReport:
         """Exact and finite-difference checks; raises VerificationError on a mismatch."""
-        return verify(self.problem(), self.evaluate, seed=seed, trials=trials)
+        report = verify(self.problem(), self.evaluate, seed=seed, trials=trials)
+        if self.symmetric is not None:
+            rng = np.random.default_rng(seed)
+            for _ in range(trials):
+                dims = {d: int(rng.integers(2, 6)) for d in symbolic_dims(self.graph)}
+                values = random_values(self.graph, dims, rng)
+                SYM.check(
+                    self.graph, self.wrt, self.symmetric, values, report.tolerance, self.layout
+                )
+        return report
 
 
 def notes(graph: ir.Graph) -> tuple[str, ...]:
@@ -131,4 +157,49 @@ def derive_graph(graph: ir.Graph, wrt: str, layout: Layout = Layout.NUMERATOR) -
             matrix = recover(index, graph, tgt)
         except NoMatrixForm:
             matrix = None
-    return Derivative(graph, wrt, layout, index, matrix, tgt if matrix is not None else None)
+    return Derivative(
+        graph,
+        wrt,
+        layout,
+        index,
+        matrix,
+        tgt if matrix is not None else None,
+        _symmetric_form(graph, wrt, matrix),
+    )
+
+
+def _symmetric_form(graph: ir.Graph, wrt: str, matrix: sympy.Basic | None) -> sympy.Basic | None:
+    """The matrix form under X^T = X, and by a symmetric wrt of a scalar, the gradient sym(G)."""
+    if matrix is None or not SYM.names(graph):
+        return None
+    if wrt in SYM.names(graph):
+        if not graph.shape_of(graph.output).is_scalar:
+            return None  # entry by entry: X_{k,l} and X_{l,k} as separate variables (a note says)
+        return SYM.gradient(matrix, graph, wrt)
+    form = SYM.assume(matrix, graph)
+    return None if form == matrix else form
+
+
+def _symmetric_notes(d: Derivative) -> tuple[str, ...]:
+    """What a symmetric input changes, in words."""
+    sym = sorted(SYM.names(d.graph))
+    if not sym:
+        return ()
+    are = "is" if len(sym) == 1 else "are"
+    its = "its" if are == "is" else "their"
+    said = [f"{' and '.join(sym)} {are} symmetric: equal to {its} transpose."]
+    if d.wrt not in sym:
+        return tuple(said)
+    if d.symmetric is not None:
+        said.append(
+            f"The result by the symmetric {d.wrt} is its gradient: the symmetric matrix whose "
+            f"inner product with any symmetric change of {d.wrt} gives the change of "
+            f"{d.output}. The Matrix Cookbook's other form (its section 2.8.2) lists the "
+            f"partials by the distinct entries of {d.wrt} instead; it is not a gradient."
+        )
+    else:
+        said.append(
+            f"The derivative treats the entries of {d.wrt} at (k, l) and (l, k) as separate "
+            "variables; a change of the symmetric matrix moves both."
+        )
+    return tuple(said)

@@ -79,7 +79,7 @@ class Derivation:
     @property
     def result(self) -> sympy.Basic:
         """The matrix/tensor form, with the tool's own names put back; else the index form."""
-        return self.derivative.result
+        return self.derivative.answer
 
     @property
     def has_matrix_form(self) -> bool:

@@ -104,13 +104,36 @@ def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
 # -- assembly ------------------------------------------------------------------------------------
 # -- chain rule and elementwise functions ----------------------------------------------------------
 # -- summary and the plan ------------------------------------------------------------------------
+def symmetric(d: Derivative) -> S.Symmetric:
+    """The entrywise result under X^T = X; by a symmetric variable, the gradient (G + G^T)/2."""
+    sym = sorted(n for n, s in d.graph.inputs if s.symmetric)
+    lhs = partial(whole(d, d.output), whole(d, d.wrt))
+    if d.wrt in sym:
+        g = d.result
+        why = (
+            f"{d.wrt} is symmetric, so its entries at (k, l) and (l, k) are one variable. The "
+            "derivative entry by entry, G, treated them as two; the gradient is the average of "
+            "G and its transpose, the symmetric matrix whose inner product with every symmetric "
+            "change gives the change of the output."
+        )
+        half = sympy.MatMul(
+            sympy.Rational(1, 2), sympy.MatAdd(g, g.T, evaluate=False), evaluate=False
+        )
+        # an answer that is itself a half sum is the line above; else it simplified further
+        same = isinstance(d.answer, sympy.MatMul) and d.answer.args[0] == sympy.Rational(1, 2)
+        return S.Symmetric(why, lhs, g, half, None if same else d.answer)
+    are = "is" if len(sym) == 1 else "are"
+    why = f"{' and '.join(sym)} {are} symmetric, so a transpose of it is itself."
+    return S.Symmetric(why, lhs, d.result, None, d.answer)
+
+
 def summary(d: Derivative, report) -> S.Summary:
     how = "in matrix form" if d.matrix is not None else "in index form (it has no matrix form)"
     index_lhs = partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx))
     return S.Summary(
         f"The result {how}, in {d.layout} layout, checked exactly and against finite differences.",
         partial(whole(d, d.output), whole(d, d.wrt)) if d.matrix is not None else index_lhs,
-        d.result if d.matrix is not None else in_user_order(d.index_result, d.graph.source),
+        d.answer if d.matrix is not None else in_user_order(d.index_result, d.graph.source),
         partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx)),
         d.index_result,
         d.matrix is not None,
@@ -148,6 +171,8 @@ def plan(
     found += [step for step in (elementwise(d), batch) if step is not None]
     if batch is None:
         found.append(tensor or jacobian_assembly(d))
+    if d.symmetric is not None:
+        found.append(symmetric(d))
     found.append(summary(d, report))
     keep = OPTIONAL if only is None else frozenset(only)
     _check_kinds(keep)

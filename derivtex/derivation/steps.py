@@ -182,6 +182,18 @@ class Elementwise:
 
 
 @dataclass(frozen=True, slots=True)
+class Symmetric:
+    """What a symmetric input changes: X^T = X in the result; by a symmetric X, the gradient."""
+
+    kind: ClassVar[str] = "symmetric"
+    justification: str
+    lhs: Expr
+    entrywise: Expr  # the matrix form entry by entry (every entry its own variable)
+    halfsum: Expr | None  # (G + G^T)/2 written out, when the variable itself is symmetric
+    result: Expr | None  # None when the half sum does not simplify further
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """The result, the layout, and how it was verified."""
 
@@ -209,6 +221,7 @@ Step = (
     | Summary
     | Sparsity
     | LocalDerivative
+    | Symmetric
 )
 KINDS = tuple(
     cls.kind
@@ -224,6 +237,7 @@ KINDS = tuple(
         BatchRows,
         ChainRule,
         Elementwise,
+        Symmetric,
         Summary,
     )
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sympy
@@ -128,6 +128,8 @@ class Shape:
     rows: sympy.Expr
     cols: sympy.Expr
     flat: bool = False  # declared or computed as a column vector: numpy shape (rows,)
+    # declared "D x D symmetric": X^T = X. Not part of equality, so it fits wherever D x D does.
+    symmetric: bool = field(default=False, compare=False)
 
     @property
     def is_scalar(self) -> bool:
@@ -160,7 +162,7 @@ class Shape:
             return "scalar"
         if self.flat:
             return str(self.rows)
-        return f"{self.rows} x {self.cols}"
+        return f"{self.rows} x {self.cols}" + (" symmetric" if self.symmetric else "")
 
 
 def computed_shape(rows: sympy.Expr, cols: sympy.Expr) -> Shape:
@@ -184,8 +186,28 @@ def _bad_column(text: str) -> int:
     return 0
 
 
+_SYMMETRIC = re.compile(r"\s+symmetric\s*$")
+
+
 def parse_shape(text: str, name: str = "?") -> Shape:
-    """Read a declared shape: "C x D", "D", "1 x D", "D x 1", "1" or "" (a scalar)."""
+    """Read a declared shape: "C x D", "D", "1 x D", "D x 1", "1", "" (a scalar), or a square
+    matrix declared "D x D symmetric"."""
+    found = _SYMMETRIC.search(text)
+    if found is None:
+        return _parse_plain(text, name)
+    shape = _parse_plain(text[: found.start()], name)
+    if shape.kind != "matrix" or shape.rows != shape.cols:
+        raise ShapeError(
+            f"only a square matrix can be symmetric; {name!r} is {shape.text()}",
+            source=text,
+            column=found.start() + len(found.group()) - len(found.group().lstrip()),
+            length=len("symmetric"),
+            hint='write a symmetric matrix as "D x D symmetric"',
+        )
+    return Shape(shape.rows, shape.cols, symmetric=True)
+
+
+def _parse_plain(text: str, name: str) -> Shape:
     parts = [p.strip() for p in re.split(r"\s*[x×*,]\s*|\s+", text.strip()) if p.strip()]
     if not parts:
         return SCALAR

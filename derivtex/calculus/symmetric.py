@@ -1,0 +1,121 @@
+"""Symmetric matrices: X^T = X in the matrix form, the gradient by a symmetric X, and its checks.
+
+The index calculus treats every entry of a matrix as its own variable, so by a symmetric X it
+gives G, the derivative as if X_{k,l} and X_{l,k} were independent. Of the two forms the Matrix
+Cookbook (section 2.8.2) offers, derivtex reports the gradient: the symmetric matrix sym(G) =
+(G + G^T)/2, the only symmetric matrix with df = tr(sym(G)^T dX) for every symmetric change dX.
+The cookbook's G + G^T - diag(G) holds the partials by the distinct entries X_{k,l}, k <= l; it is
+not a gradient (used as one, it counts each off-diagonal change twice), so derivtex states it as
+those partials only. Both are checked at symmetric points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from derivtex.calculus import numeric as N
+from derivtex.errors import VerificationError
+from derivtex.language import ir
+
+
+class SymmetricSymbol(sympy.MatrixSymbol):
+    """A declared symmetric matrix: its transpose is itself (sympy then turns X^{-T} to X^{-1})."""
+
+    def _eval_transpose(self) -> SymmetricSymbol:
+        return self
+
+
+def names(graph: ir.Graph) -> frozenset[str]:
+    """The declared inputs that are symmetric matrices."""
+    return frozenset(name for name, shape in graph.inputs if shape.symmetric)
+
+
+def assume(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
+    """expr with X^T = X for every symmetric input X (A + A^T becomes 2 A)."""
+    mapping = {
+        sympy.MatrixSymbol(n, s.rows, s.cols): SymmetricSymbol(n, s.rows, s.cols)
+        for n, s in graph.inputs
+        if s.symmetric
+    }
+    if not mapping:
+        return expr
+    return expr.xreplace(mapping).doit(deep=True)
+
+
+def gradient(matrix: sympy.Basic, graph: ir.Graph, wrt: str) -> sympy.Basic:
+    """sym(G) = (G + G^T)/2 of the entrywise gradient G, simplified with X^T = X."""
+    g = assume(matrix, graph)
+    if not isinstance(g, sympy.MatrixExpr):
+        return g
+    if assume(g.T, graph) == g:
+        return g
+    return sympy.MatMul(sympy.Rational(1, 2), sympy.MatAdd(g, assume(g.T, graph)))
+
+
+def sample(graph: ir.Graph, values: dict) -> dict:
+    """values with every symmetric input replaced by its symmetric part."""
+    out = dict(values)
+    for name in names(graph):
+        m = np.asarray(values[name], dtype=float)
+        out[name] = (m + m.T) / 2
+    return out
+
+
+def check(
+    graph: ir.Graph, wrt: str, form: sympy.Basic, values: dict, tol: float, layout: str
+) -> float:
+    """The form against central differences at a symmetric point, changing X_{k,l} and X_{l,k}
+    together when wrt is symmetric; returns the largest relative difference."""
+    values = sample(graph, values)
+    arrays, dims = N.bind(graph, values)
+    env = N.eval_graph(graph, arrays)
+    got = np.atleast_1d(np.asarray(N.eval_matrix(form, env, dims), dtype=float))
+    want = _differences(graph, wrt, values)
+    if wrt in names(graph):  # the gradient S: a symmetric change E moves f by <S, E>
+        asymmetry = float(np.max(np.abs(got - got.T)))
+        got = 2 * got - np.diag(np.diag(got))  # S's partials by the distinct entries k <= l
+        if asymmetry > tol * max(1.0, float(np.max(np.abs(got)))):
+            raise VerificationError(
+                f"the gradient by the symmetric {wrt} is not symmetric (by {asymmetry:.2e})",
+                hint="this is a bug in derivtex; please report the expression",
+            )
+    elif layout == "denominator" and _vector_by_vector(graph, wrt):
+        got = got.T
+    got = got.reshape(want.shape)
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    err = float(np.max(np.abs(got - want))) / scale if want.size else 0.0
+    if not err <= tol:
+        raise VerificationError(
+            f"the result for symmetric {', '.join(sorted(names(graph)))} disagrees with finite "
+            f"differences by {err:.2e} (tolerance {tol:.0e})",
+            hint="this is a bug in derivtex; please report the expression",
+        )
+    return err
+
+
+def _vector_by_vector(graph: ir.Graph, wrt: str) -> bool:
+    """Whether the derivative is a matrix whose layout decides its arrangement."""
+    out, by = graph.shape_of(graph.output), graph.shape_of(wrt)
+    return len(out.free_dims) == 1 and len(by.free_dims) == 1
+
+
+def _differences(graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:
+    """d out / d wrt by central differences; by a symmetric wrt, X_{k,l} and X_{l,k} together."""
+    out_shape = graph.shape_of(graph.output)
+
+    def f(v: dict) -> np.ndarray:
+        arrays, _ = N.bind(graph, v)
+        return np.asarray(N.to_numpy_shape(N.eval_graph(graph, arrays)[graph.output], out_shape))
+
+    base = np.asarray(values[wrt], dtype=float)
+    symmetric = wrt in names(graph)
+    out = np.zeros(f(values).shape + base.shape)
+    for pos in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[pos] = 1.0
+        if symmetric:
+            step[pos[::-1]] = 1.0
+        plus, minus = f({**values, wrt: base + h * step}), f({**values, wrt: base - h * step})
+        out[(..., *pos)] = (plus - minus) / (2 * h)
+    return out
