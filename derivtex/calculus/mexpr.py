@@ -64,6 +64,19 @@ class LogSumExp(sympy.Expr):
         return self.args[0]
 
 
+class LogDet(sympy.Expr):
+    """log det of a square matrix expression (log|det| where the determinant is negative)."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
 class ElementwiseDivide(sympy.MatrixExpr):
     """a ./ b, entry by entry, for matrix expressions of one shape (Matrix Cookbook's oslash)."""
 
@@ -174,6 +187,10 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             return _diag(of_op(a, env), len(op.shape.free_dims) == 2)
         case ir.Reduce(kind="norm", arg=a):
             return Norm(of_op(a, env))
+        case ir.Inverse(arg=a):
+            return sympy.Inverse(of_op(a, env))
+        case ir.Det(arg=a, log=log):
+            return LogDet(of_op(a, env)) if log else sympy.Determinant(of_op(a, env))
         case ir.Reduce(kind="sum", arg=a):
             inner = of_op(a, env)
             return SumOf(inner) if isinstance(inner, sympy.MatrixExpr) else inner
