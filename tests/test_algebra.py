@@ -224,3 +224,18 @@ def test_elimination_is_exact(n: int) -> None:
 def test_elimination_of_a_singular_matrix() -> None:
     a = np.array([[Fraction(1), Fraction(2)], [Fraction(2), Fraction(4)]], dtype=object)
     assert eliminate(a, lambda x: 1 / x, lambda x: x == 0) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes", "wrt"),
+    [
+        ("y = tr(inv(X) A)", {"X": "3 x 3", "A": "3 x 3"}, "X"),
+        ("y = det(X)", {"X": "2 x 2"}, "X"),
+        ("Y = inv(X)", {"X": "3 x 3"}, "X"),
+        ("y = logdet(X^T X)", {"X": "4 x 3"}, "X"),
+    ],
+)
+def test_explicit_sizes_plan_their_steps(text, shapes, wrt) -> None:
+    # The worked entries (X_{3,3}) sit inside the explicit sizes; their display must allow it.
+    d = derivtex.derive(text, wrt=wrt, shapes=shapes)
+    assert d.report is not None and d.report.exact and d.steps

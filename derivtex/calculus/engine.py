@@ -318,7 +318,7 @@ def _display(op: ir.Inverse | ir.Det, idx: Idx) -> sympy.Expr:
     """(X^{-1})_{i,j}, det(X) or log det(X), for display: derivatives go through names."""
     x = sympy.MatrixSymbol(op.arg.name, op.arg.shape.rows, op.arg.shape.cols)
     if isinstance(op, ir.Inverse):
-        return sympy.Inverse(x)[idx[0], idx[1]]
+        return mexpr.InverseEntry(x, *idx)
     return mexpr.LogDet(x) if op.log else sympy.Determinant(x)
 
 

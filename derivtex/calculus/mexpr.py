@@ -77,6 +77,19 @@ class LogDet(sympy.Expr):
         return self.args[0]
 
 
+class InverseEntry(sympy.Expr):
+    """(X^{-1})_{i,j}, for display: the entry of an inverse, indices counted from 1."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr, i: sympy.Expr, j: sympy.Expr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix, sympy.sympify(i), sympy.sympify(j))
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
 class ElementwiseDivide(sympy.MatrixExpr):
     """a ./ b, entry by entry, for matrix expressions of one shape (Matrix Cookbook's oslash)."""
 

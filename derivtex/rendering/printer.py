@@ -17,6 +17,7 @@ from derivtex.options import VectorStyle
 if TYPE_CHECKING:
     from derivtex.calculus.mexpr import (
         ElementwiseDivide,
+        InverseEntry,
         LogDet,
         LogSumExp,
         Norm,
@@ -419,13 +420,11 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_LogDet(self, expr: LogDet) -> str:
         return rf"\log\det\left({self._print(expr.matrix)}\right)"
 
-    def _print_MatrixElement(self, expr: sympy.Basic) -> str:
-        """(X^{-1})_{i,j}: an entry of a matrix expression, indices as in W_{3,7}."""
-        parent = expr.parent
-        tex = self._print(parent)
-        if not isinstance(parent, sympy.MatrixSymbol):
-            tex = rf"\left({tex}\right)"
-        return f"{tex}_{{{self._print(expr.i)},{self._print(expr.j)}}}"
+    def _print_InverseEntry(self, expr: InverseEntry) -> str:
+        """(X^{-1})_{i,j}, indices as in W_{3,7}."""
+        inverse = self._print(sympy.Inverse(expr.matrix))
+        i, j = (self._print(k) for k in expr.args[1:])
+        return rf"\left({inverse}\right)_{{{i},{j}}}"
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
         # Every product of lower precedence is grouped, so \odot never meets juxtaposition.
@@ -487,7 +486,7 @@ _PRECEDENCE_OF = {
     "Inverse": PRECEDENCE["Pow"],
     "Determinant": PRECEDENCE["Func"],
     "LogDet": PRECEDENCE["Func"],
-    "MatrixElement": PRECEDENCE["Atom"],
+    "InverseEntry": PRECEDENCE["Atom"],
     "KroneckerDelta": PRECEDENCE["Atom"],
 }
 
