@@ -239,3 +239,22 @@ def test_explicit_sizes_plan_their_steps(text, shapes, wrt) -> None:
     # The worked entries (X_{3,3}) sit inside the explicit sizes; their display must allow it.
     d = derivtex.derive(text, wrt=wrt, shapes=shapes)
     assert d.report is not None and d.report.exact and d.steps
+
+
+def test_exact_check_moves_to_sizes_where_the_inverse_exists() -> None:
+    # X X^T (N x N) is singular for N > D: the exact check takes N = 2, D = 3 instead.
+    d = derivtex.derive("y = logdet(X X^T)", wrt="X", shapes={"X": "N x D"})
+    assert d.report is not None and dict(d.report.exact_sizes) == {"D": 3, "N": 2}
+    x = np.random.default_rng(5).normal(size=(3, 4))
+    want = 2 * inv(x @ x.T) @ x  # the Matrix Cookbook, (57) with the symmetry of X X^T
+    got = d.derivative.evaluate({"X": x})
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    fd = central_differences(lambda v: _logdet(v["X"] @ v["X"].T), {"X": x}, "X")
+    np.testing.assert_allclose(got, fd, atol=1e-6)
+
+
+def test_the_determinant_names_the_inverse_it_reads() -> None:
+    d = derivtex.derive("y = det(X)", wrt="X", shapes={"X": "D x D"})
+    first = d.steps[0]
+    names = [str(lhs) for lhs, _ in first.definitions]
+    assert names[:2] == ["Q", "q"]  # where Q = X^{-1}, q = det(X)
