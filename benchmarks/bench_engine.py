@@ -5,11 +5,13 @@ Prints, in one run:
      matrix-level `.diff` on the same expression (n/a where sympy cannot express or differentiate
      it), their ratio; warm (sympy's cache kept) and cold (cache cleared before every call);
   2. cost against the size of the dimensions: symbolic (C, D, H) vs integer sizes 2 and 200;
-  3. cost against chain length for y = W_L ... W_2 W_1 x, L = 1, 2, 4, ..., 32: time and time / L.
+  3. cost against chain length for y = W_L ... W_2 W_1 x, L = 1, 2, 4, ..., 32: time and time / L;
+  4. issue 13 (inv, det, logdet, matrix powers): each tool's derivative against central
+     differences at D = 3, N = 4, naming where sympy's .diff is wrong, a silent zero or fails.
 Targets printed beside the figures: each reference example under 10 ms warm, the two-layer network
 under 50 ms warm.
 
-    PYTHONPATH=. python benchmarks/bench_engine.py [--repeats 7] [--quick]
+    PYTHONPATH=. python benchmarks/bench_engine.py [--repeats 7] [--quick] [--issue13]
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import sympy
 from sympy import (
+    Determinant,
     HadamardPower,
     HadamardProduct,
     Identity,
@@ -161,6 +165,40 @@ ISSUE_12 = [
 ]  # fmt: skip
 
 
+# -- issue 13: inverses, determinants, log-determinants, matrix powers ---------------------------
+SQ = {"X": "D x D"}
+SQA = {"X": "D x D", "A": "D x D"}
+XA = {"x": "D", "A": "D x D"}
+GAUSS = {"P": "D x D", "x": "D", "m": "D"}
+GAUSS_L = "r = x - m; L = 0.5 logdet(P) - 0.5 r^T P r"
+
+
+def gaussian(s: dict) -> sympy.Expr:
+    r = s["x"] - s["m"]
+    # Trace of the 1 x 1 product: sympy 1.14 differentiates (r^T P r)[0, 0] to a silent 0.
+    return sympy.log(Determinant(s["P"])) / 2 - Trace(r.T * s["P"] * r) / 2
+
+
+ISSUE_13 = [
+    Case("tr(inv(X) A)", "y = tr(inv(X) A)", SQA, "X", lambda s: Trace(s["X"].I * s["A"])),
+    Case("det(X)", "y = det(X)", SQ, "X", lambda s: Determinant(s["X"])),
+    Case("logdet(X)", "y = logdet(X)", SQ, "X", lambda s: sympy.log(Determinant(s["X"]))),
+    Case("log(det(X))", "y = log(det(X))", SQ, "X", lambda s: sympy.log(Determinant(s["X"]))),
+    Case("exp(tr(X))", "y = exp(tr(X))", SQ, "X", lambda s: sympy.exp(Trace(s["X"]))),
+    Case("x^T inv(A) x wrt A", "y = x^T inv(A) x", XA, "A",
+         lambda s: Trace(s["x"].T * s["A"].I * s["x"])),
+    Case("x^T inv(A) x, sympy [0, 0]", "y = x^T inv(A) x", XA, "A",
+         lambda s: (s["x"].T * s["A"].I * s["x"])[0, 0]),
+    Case("logdet(X^T X)", "y = logdet(X^T X)", {"X": "N x D"}, "X",
+         lambda s: sympy.log(Determinant(s["X"].T * s["X"]))),
+    Case("tr(X^3)", "y = tr(X^3)", SQ, "X", lambda s: Trace(s["X"] * s["X"] * s["X"])),
+    Case("tr(X^-2 A)", "y = tr(X^-2 A)", SQA, "X", lambda s: Trace(s["X"] ** -2 * s["A"])),
+    Case("Gaussian wrt P", GAUSS_L, GAUSS, "P", gaussian),
+    Case("Gaussian wrt m", GAUSS_L, GAUSS, "m", gaussian),
+    Case("inv(X) wrt X", "Y = inv(X)", SQ, "X", lambda s: s["X"].I),
+]  # fmt: skip
+
+
 R = REFERENCE_MS
 CASES = [
     Case("ref 1: y = W x", "y = W x", WX, "x", lambda s: s["W"] * s["x"], R),
@@ -219,6 +257,7 @@ CASES = [
     Case("net loss wrt W2", NET_L, NET, "W2", net_loss, NETWORK_MS),
     Case("net loss wrt b1", NET_L, NET, "b1", net_loss, NETWORK_MS),
     *ISSUE_12,
+    *ISSUE_13,
 ]  # fmt: skip
 
 
@@ -311,11 +350,15 @@ SIZE_CASES = [
 ]
 
 
-def with_sizes(shapes: dict[str, str], size: int | None) -> dict[str, str]:
-    if size is None:
+def with_sizes(
+    shapes: dict[str, str], size: int | None, each: dict[str, int] | None = None
+) -> dict[str, str]:
+    """Every symbolic size set to `size` (None: kept), or each to its own value in `each`."""
+    if size is None and each is None:
         return shapes
     parts = {k: re.split(r"\s*x\s*", v.strip()) for k, v in shapes.items()}
-    return {k: " x ".join(p if p.isdigit() else str(size) for p in ps) for k, ps in parts.items()}
+    value = lambda p: str(each[p]) if each is not None else str(size)  # noqa: E731
+    return {k: " x ".join(p if p.isdigit() else value(p) for p in ps) for k, ps in parts.items()}
 
 
 def report_sizes(repeats: int) -> None:
@@ -346,25 +389,113 @@ def report_chain(repeats: int, lengths: tuple[int, ...]) -> None:
         print(f"{length:3} {ms(by_x)} {ms(by_x / length)} {ms(by_w)} {ms(by_w / length)}")
 
 
+# -- correctness: both tools against finite differences of the expression's own value ------------
+EXPLICIT = {"D": 3, "N": 4}
+
+
+def _explicit_values(shapes: dict[str, str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Values at D = 3, N = 4; square matrices diagonally dominant (det > 0, well conditioned)."""
+    out = {}
+    for name, shape in shapes.items():
+        size = tuple(EXPLICIT[p] for p in re.split(r"\s*x\s*", shape.strip()))
+        value = rng.normal(0, 0.5, size + (1,) if len(size) == 1 else size)
+        if value.shape[0] == value.shape[1]:
+            value = value + np.diag(np.abs(value).sum(axis=1) + 1)
+        out[name] = value
+    return out
+
+
+def _sympy_value(expr: sympy.Basic, syms: dict, values: dict) -> np.ndarray:
+    mapping = {syms[k]: sympy.ImmutableMatrix(v) for k, v in values.items()}
+    value = sympy.N(expr.subs(mapping).doit())
+    if isinstance(value, sympy.MatrixBase):
+        return np.array(value.tolist(), dtype=float).reshape(-1)
+    return np.array([float(value)])
+
+
+def _fd(case: Case, syms: dict, values: dict, h: float = 1e-6) -> np.ndarray:
+    """d value / d wrt by central differences of sympy's own value of the expression."""
+    expr, base = case.sympy_expr(syms), values[case.wrt]  # type: ignore[misc]
+    out = np.zeros(base.shape)
+    for pos in np.ndindex(base.shape):
+        step = np.zeros(base.shape)
+        step[pos] = h
+        plus = _sympy_value(expr, syms, {**values, case.wrt: base + step})
+        minus = _sympy_value(expr, syms, {**values, case.wrt: base - step})
+        out[pos] = float((plus - minus)[0]) / (2 * h)
+    return out
+
+
+def sympy_verdict(case: Case, values: dict, fd: np.ndarray) -> str:
+    """What sympy's MatrixExpr.diff gives: right, transposed, a silent zero, wrong, or nothing."""
+    syms = symbols(with_sizes(case.shapes, None, EXPLICIT))
+    try:
+        got = case.sympy_expr(syms).diff(syms[case.wrt])  # type: ignore[misc]
+    except Exception as error:  # noqa: BLE001 - what sympy raises is the finding
+        return f"fails ({type(error).__name__})"
+    if got.has(sympy.Derivative):
+        return "unevaluated Derivative"
+    if got == 0 or getattr(got, "is_ZeroMatrix", False):
+        return "silent zero: WRONG" if np.abs(fd).max() > 1e-6 else "zero (right)"
+    try:
+        arr = _sympy_value(got, syms, values).reshape(fd.shape)
+    except Exception as error:  # noqa: BLE001
+        return f"cannot evaluate ({type(error).__name__})"
+    if np.allclose(arr, fd, atol=1e-5):
+        return "right"
+    return "transposed" if np.allclose(arr.T, fd, atol=1e-5) else "WRONG"
+
+
+def derivtex_verdict(case: Case, values: dict, fd: np.ndarray) -> str:
+    shapes = with_sizes(case.shapes, None, EXPLICIT)
+    d = derivtex.derive(case.text, wrt=case.wrt, shapes=shapes)
+    flat = {k: v.reshape(-1) if case.shapes[k].strip().isalpha() else v for k, v in values.items()}
+    got = np.asarray(d.derivative.evaluate(flat)).reshape(fd.shape)
+    return "right (verified)" if np.allclose(got, fd, atol=1e-5) else "WRONG"
+
+
+def report_correctness() -> None:
+    print("\n4. issue 13 correctness at D = 3, N = 4: each tool against central differences")
+    print(f"{'case':28} {'derivtex':18} sympy MatrixExpr.diff")
+    rng = np.random.default_rng(13)
+    for case in ISSUE_13:
+        syms = symbols(with_sizes(case.shapes, None, EXPLICIT))
+        values = _explicit_values(case.shapes, rng)
+        if isinstance(case.sympy_expr(syms), sympy.MatrixExpr):  # type: ignore[misc]
+            print(f"{case.name:28} {'(array: see tests)':18} {sympy_call(case) and 'an array'}")
+            continue
+        fd = _fd(case, syms, values)
+        print(
+            f"{case.name:28} {derivtex_verdict(case, values, fd):18} "
+            f"{sympy_verdict(case, values, fd)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats, chains up to L = 16")
     parser.add_argument("--issue12", action="store_true", help="only the issue 12 cases (part 1)")
+    parser.add_argument(
+        "--issue13", action="store_true", help="only the issue 13 cases, and their correctness"
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
     lengths = (1, 2, 4, 8, 16) if args.quick else (1, 2, 4, 8, 16, 32)
     mode = "derive(..., steps=False).result" if _RESULT_ONLY else "derive(...).result"
     print(f"derivtex {derivtex.__version__}, sympy {sympy.__version__}; timing {mode}")
     print("cold: sympy's cache cleared before every call (both tools use sympy)\n")
-    if args.issue12:
+    if args.issue12 or args.issue13:
         global CASES  # noqa: PLW0603 - a command-line filter on the table
-        CASES = ISSUE_12
+        CASES = ISSUE_12 if args.issue12 else ISSUE_13
         report_cases(repeats)
+        if args.issue13:
+            report_correctness()
         return
     report_cases(repeats)
     report_sizes(repeats)
     report_chain(repeats, lengths)
+    report_correctness()
 
 
 if __name__ == "__main__":

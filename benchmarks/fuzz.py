@@ -19,6 +19,7 @@ from derivtex.project.spec import parse_spec
 
 NAMES = ["x", "y2", "W", "A", "b", "s", "t", "alpha", "x_hat", "W1", "T", "sum", "q_", "Cscr"]
 FUNCS = ["tanh", "exp", "log", "sum", "norm", "tr", "sigmoid", "relu", "softplus", "sqrt"]
+FUNCS += ["inv", "det", "logdet"]
 SHAPES = ["", "1", "D", "C", "3", "1 x D", "C x D", "D x D", "D x C", "2 x 3", "0", "99", "D_"]
 ODD = ["'", "^T", ".T", "^2", "^(-1)", "^0.5", "^-2", ".*", "@", "*", "/", ",", "#", "\t", "é"]
 VALID = [
@@ -27,6 +28,8 @@ VALID = [
     ("h = tanh(W1 x + b); y = W2 h", "W1", {"W1": "H x D", "W2": "C x H", "x": "D", "b": "H"}),
     ("s = x^T A x", "x", {"A": "D x D", "x": "D"}),
     ("y = sum(exp(x) .* x)", "x", {"x": "D"}),
+    ("y = tr(inv(X) A)", "X", {"X": "D x D", "A": "D x D"}),
+    ("L = 0.5 logdet(P) - 0.5 x^T P x", "P", {"P": "D x D", "x": "D"}),
 ]
 
 
@@ -47,7 +50,7 @@ def expr(rng: random.Random, depth: int = 0) -> str:
         return f"-{a}"
     if k == 5 and rng.random() < 0.3:
         return a + rng.choice(ODD)
-    return a + rng.choice(["'", "^T", "^2", "^(-1)", "^0.5", ""])
+    return a + rng.choice(["'", "^T", "^2", "^(-1)", "^0.5", "^3", "^-1", ""])
 
 
 def program(rng: random.Random) -> tuple[str, str, dict[str, str]]:

@@ -12,6 +12,7 @@ from derivtex.api import derive
 
 NAMES = ["x", "y2", "W", "A", "b", "s", "t", "alpha", "x_hat", "T", "sum", "q_"]
 FUNCS = ["tanh", "exp", "log", "sum", "norm", "tr", "sigmoid", "relu", "hadamard", "foo"]
+FUNCS += ["inv", "det", "logdet"]
 ODD = ["", "'", "^T", ".T", "^2", "^(-1)", "^0.5", ".*", "@", "*", "/", "(", ")", "#", ",", "\t"]
 SHAPES = ["", "1", "D", "C", "3", "1 x D", "C x D", "D x D", "D x C", "2 x 3", "0", "D_"]
 
@@ -25,7 +26,9 @@ def _expr(children):
         children.map(lambda e: f"({e})"),
         children.map(lambda e: f"-{e}"),
         st.tuples(children, st.sampled_from(ODD)).map("".join),
-        st.tuples(children, st.sampled_from(["^T", "'", "^2", "^(-1)", "^0.5"])).map("".join),
+        st.tuples(children, st.sampled_from(["^T", "'", "^2", "^(-1)", "^0.5", "^-2", "^3"])).map(
+            "".join
+        ),
     )
 
 

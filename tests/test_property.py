@@ -22,8 +22,9 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
 
-# Declared inputs: A, B are D x D; x, y are D; s is a scalar.
-SHAPES = {"A": "D x D", "B": "D x D", "x": "D", "y": "D", "s": "1"}
+# Declared inputs: A, B are D x D; x, y are D; s is a scalar; P is D x D, near the identity, the
+# matrix that is inverted (well conditioned, det P > 0: finite differences stay meaningful).
+SHAPES = {"A": "D x D", "B": "D x D", "x": "D", "y": "D", "s": "1", "P": "D x D"}
 # Kinds: M a D x D matrix (numpy (D, D)), V a column (D,), R a row 1 x D (1, D), S a scalar ().
 KINDS = ("M", "V", "R", "S")
 
@@ -49,11 +50,25 @@ def leaf(name: str) -> Expr:
     return Expr(name, lambda e: e[name])
 
 
+def _logdet(p: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.slogdet(p)[1])
+
+
 LEAVES = {
-    "M": [leaf("A"), leaf("B")],
+    "M": [
+        leaf("A"),
+        leaf("B"),
+        Expr("inv(P)", lambda e: np.linalg.inv(e["P"])),
+        Expr("(P^-1)", lambda e: np.linalg.inv(e["P"])),
+        Expr("(A^2)", lambda e: e["A"] @ e["A"]),
+    ],
     "V": [leaf("x"), leaf("y")],
     "R": [Expr("x^T", lambda e: e["x"][None, :]), Expr("y'", lambda e: e["y"][None, :])],
-    "S": [leaf("s")],
+    "S": [
+        leaf("s"),
+        Expr("det(P)", lambda e: np.asarray(np.linalg.det(e["P"]))),
+        Expr("logdet(P)", lambda e: _logdet(e["P"])),
+    ],
 }
 
 
@@ -176,7 +191,9 @@ def inputs_in(text: str) -> list[str]:
 def values(sizes: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     dims = {"D x D": (sizes, sizes), "D": (sizes,), "1": ()}
-    return {name: rng.normal(0.0, 0.6, dims[shape]) for name, shape in SHAPES.items()}
+    out = {name: rng.normal(0.0, 0.6, dims[shape]) for name, shape in SHAPES.items()}
+    out["P"] = np.eye(sizes) + rng.normal(0.0, 0.15, (sizes, sizes))
+    return out
 
 
 def derive(text: str, wrt: str) -> derivtex.Derivation:

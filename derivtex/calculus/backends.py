@@ -101,6 +101,16 @@ class NumpyBackend:
     def diagonal(self, a):
         return np.diag(a).reshape(-1, 1).copy()
 
+    def inverse(self, a):
+        return np.linalg.inv(a)
+
+    def det(self, a):
+        return self.scalar(np.linalg.det(a))
+
+    def logdet(self, a):
+        """log|det a|: log det a where it is positive, with the same derivative everywhere."""
+        return self.scalar(np.linalg.slogdet(a)[1])
+
     def evaluate(self, expr: sympy.Expr, values: dict, dims: dict):
         """A scalar expression, given values for its atoms and the sizes of the dimensions."""
         return float(to_numpy(expr, {**values, **dims}))
@@ -164,6 +174,16 @@ class SympyBackend(NumpyBackend):
 
     def diagonal(self, a):
         return sympy.ImmutableMatrix([[a[i, i]] for i in range(a.shape[0])])
+
+    def inverse(self, a):
+        return sympy.ImmutableMatrix(a.inv(method="LU"))
+
+    def det(self, a):
+        return self.scalar(a.det())
+
+    def logdet(self, a):
+        # Symbolic entries: log det (the derivative is the same as of log|det|).
+        return self.scalar(sympy.log(a.det()))
 
     def evaluate(self, expr: sympy.Expr, values: dict, dims: dict):
         return expr.xreplace(values).xreplace(dims)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from derivtex.calculus import mexpr
 from derivtex.calculus import terms as T
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
@@ -123,6 +124,8 @@ class Engine:
                 return T.single(sympy.log(self._sum_exp(a)))
             case ir.Reduce(kind="sum" | "tr"):
                 return self._reduce(op, lambda a, i: self.value(a, i))
+            case ir.Inverse() | ir.Det():
+                return T.single(_display(op, idx))
             case ir.Reduce(kind="norm", arg=a):
                 # For display only: the derivative goes through the norm's own name.
                 squares = self._reduce(
@@ -256,6 +259,26 @@ class Engine:
             inner = T.sum_over(inner, index, dim)
         return inner
 
+    def _deriv_inverse(self, name: str, op: ir.Inverse, pidx: Idx, wrt: str, pw: Idx) -> T.Terms:
+        """d Q_{i,j} = -sum_{k,l} Q_{i,k} d X_{k,l} Q_{l,j}, with Q = X^{-1} by its own name."""
+        (i, j), (k, m) = pidx, (self.fresh(), self.fresh())
+        dx = self.deriv(op.arg, (k, m), wrt, pw)
+        if not dx:
+            return ()
+        q = lambda r, c: entry(name, op.shape, (r, c))  # noqa: E731
+        inner = T.mul(T.single(-q(i, k) * q(m, j)), dx)
+        return T.sum_over(T.sum_over(inner, k, op.shape.rows), m, op.shape.rows)
+
+    def _deriv_det(self, name: str, op: ir.Det, wrt: str, pw: Idx) -> T.Terms:
+        """d log|det X| = sum_{k,l} (X^{-1})_{l,k} d X_{k,l}; d det X is det X times that."""
+        k, m = self.fresh(), self.fresh()
+        dx = self.deriv(op.arg, (k, m), wrt, pw)
+        if not dx:
+            return ()
+        inner = T.mul(T.single(entry(op.inverse, op.arg.shape, (m, k))), dx)
+        inner = T.sum_over(T.sum_over(inner, k, op.arg.shape.rows), m, op.arg.shape.rows)
+        return inner if op.log else T.scale(inner, sympy.Symbol(name))
+
     def _deriv_ref(self, name: str, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
         if wrt not in self._deps[name]:
             return ()
@@ -281,10 +304,22 @@ class Engine:
             return self._deriv_softmax(name, op, pidx, wrt, pw), pidx, pw
         if isinstance(op, ir.Reduce) and op.kind == "logsumexp":
             return self._deriv_lse(name, op, wrt, pw), pidx, pw
+        if isinstance(op, ir.Inverse):
+            return self._deriv_inverse(name, op, pidx, wrt, pw), pidx, pw
+        if isinstance(op, ir.Det):
+            return self._deriv_det(name, op, wrt, pw), pidx, pw
         return self.deriv(op, pidx, wrt, pw), pidx, pw
 
 
 _U = sympy.Dummy("u")
+
+
+def _display(op: ir.Inverse | ir.Det, idx: Idx) -> sympy.Expr:
+    """(X^{-1})_{i,j}, det(X) or log det(X), for display: derivatives go through names."""
+    x = sympy.MatrixSymbol(op.arg.name, op.arg.shape.rows, op.arg.shape.cols)
+    if isinstance(op, ir.Inverse):
+        return mexpr.InverseEntry(x, *idx)
+    return mexpr.LogDet(x) if op.log else sympy.Determinant(x)
 
 
 @functools.cache

@@ -42,6 +42,32 @@ class LogSumExp(ScalarOf):
     """log of the sum of exp of every entry of a matrix expression."""
 
 
+class LogDet(sympy.Expr):
+    """log det of a square matrix expression (log|det| where the determinant is negative)."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix)
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
+class InverseEntry(sympy.Expr):
+    """(X^{-1})_{i,j}, for display: the entry of an inverse, indices counted from 1."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix: sympy.MatrixExpr, i: sympy.Expr, j: sympy.Expr) -> sympy.Expr:
+        return sympy.Expr.__new__(cls, matrix, sympy.sympify(i), sympy.sympify(j))
+
+    @property
+    def matrix(self) -> sympy.MatrixExpr:
+        return self.args[0]
+
+
 class ElementwiseDivide(sympy.MatrixExpr):
     """a ./ b, entry by entry, for matrix expressions of one shape (Matrix Cookbook's oslash)."""
 
@@ -152,6 +178,10 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             return _diag(of_op(a, env), len(op.shape.free_dims) == 2)
         case ir.Reduce(kind="norm", arg=a):
             return Norm(of_op(a, env))
+        case ir.Inverse(arg=a):
+            return sympy.Inverse(of_op(a, env))
+        case ir.Det(arg=a, log=log):
+            return LogDet(of_op(a, env)) if log else sympy.Determinant(of_op(a, env))
         case ir.Reduce(kind="sum", arg=a):
             inner = of_op(a, env)
             return SumOf(inner) if isinstance(inner, sympy.MatrixExpr) else inner

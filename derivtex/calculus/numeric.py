@@ -147,6 +147,10 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
         case ir.Diag(arg=a):
             inner = eval_op(a, env, b)
             return b.diag(inner) if len(op.shape.free_dims) == 2 else b.diagonal(inner)
+        case ir.Inverse(arg=a):
+            return b.inverse(env[a.name])
+        case ir.Det(arg=a, log=log):
+            return b.logdet(env[a.name]) if log else b.det(env[a.name])
         case ir.Reduce(kind=kind, arg=a):
             reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace, "logsumexp": b.logsumexp}
             return reducer[kind](eval_op(a, env, b))
@@ -256,6 +260,14 @@ def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
             )
         case sympy.Trace():
             return b.trace(eval_matrix(expr.arg, env, dims, b))
+        case sympy.Inverse():
+            return b.inverse(eval_matrix(expr.arg, env, dims, b))
+        case sympy.MatPow() if expr.exp.is_Integer and expr.exp > 0:
+            base = eval_matrix(expr.base, env, dims, b)
+            out = base
+            for _ in range(int(expr.exp) - 1):
+                out = b.matmul(out, base)
+            return out
     raise TypeError(f"cannot evaluate {type(expr).__name__}")
 
 
@@ -280,20 +292,32 @@ def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
 
 
 def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
-    values = {
-        a: b.entry(_wrapped_value(a, env, dims, b))
-        for a in expr.atoms(mexpr.Scalar, mexpr.Norm, mexpr.SumOf, mexpr.LogSumExp, sympy.Trace)
-    }
+    values = {a: b.entry(_wrapped_value(a, env, dims, b)) for a in expr.atoms(*_WRAPPED)}
     values.update({s: b.entry(env[_key(s)]) for s in expr.free_symbols if _key(s) in env})
     return b.evaluate(expr, values, dims)
+
+
+_WRAPPED = (
+    mexpr.Scalar,
+    mexpr.Norm,
+    mexpr.SumOf,
+    mexpr.LogSumExp,
+    mexpr.LogDet,
+    sympy.Trace,
+    sympy.Determinant,
+)
 
 
 def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
     if isinstance(atom, sympy.Trace):
         return b.trace(eval_matrix(atom.arg, env, dims, b))
+    if isinstance(atom, sympy.Determinant):
+        return b.det(eval_matrix(atom.arg, env, dims, b))
     inner = eval_matrix(atom.matrix, env, dims, b)
     if isinstance(atom, mexpr.Norm):
         return b.norm(inner)
     if isinstance(atom, mexpr.LogSumExp):
         return b.logsumexp(inner)
+    if isinstance(atom, mexpr.LogDet):
+        return b.logdet(inner)
     return b.total(inner) if isinstance(atom, mexpr.SumOf) else inner

@@ -20,6 +20,7 @@ import numpy as np
 import sympy
 
 from derivtex.calculus.backends import NumpyBackend
+from derivtex.calculus.elimination import eliminate
 from derivtex.calculus.terms import Terms
 
 DIGITS = 60  # working precision of the float field
@@ -302,6 +303,24 @@ class PointBackend(NumpyBackend):
     def logsumexp(self, a):
         total = self.entry(self.total(_map(lambda x: call(self.field, sympy.exp, x), a)))
         return self.scalar(call(self.field, sympy.log, total))
+
+    def _eliminate(self, a) -> tuple[np.ndarray, Any]:
+        inverse, det = eliminate(
+            a, lambda x: _power(self.field, x, sympy.Integer(-1)), lambda x: value_part(x) == 0
+        )
+        if inverse is None:
+            raise NoPoint("a singular matrix at the random point")
+        return inverse, det
+
+    def inverse(self, a):
+        return self._eliminate(a)[0]
+
+    def det(self, a):
+        return self.scalar(self._eliminate(a)[1])
+
+    def logdet(self, a):
+        det = self._eliminate(a)[1]
+        return self.scalar(call(self.field, sympy.log, -det if value_part(det) < 0 else det))
 
 
 def _has_dual(a: np.ndarray) -> bool:

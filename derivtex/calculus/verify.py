@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 import sympy
+from sympy.matrices.exceptions import NonInvertibleMatrixError
 
+from derivtex.calculus import conditioning as C
 from derivtex.calculus import numeric as N
 from derivtex.calculus import points as P
 from derivtex.calculus.backends import SYMPY
@@ -29,12 +31,20 @@ class VerificationReport:
     numeric_sizes: tuple[tuple[tuple[str, int], ...], ...]
     max_error: float
     tolerance: float
+    condition: float | None = None  # largest condition number of a matrix inverted in the samples
 
     def sizes_text(self) -> str:
         def one(sizes: tuple[tuple[str, int], ...]) -> str:
             return ", ".join(f"{k}={v}" for k, v in sizes) or "fixed sizes"
 
-        return "; ".join(one(s) for s in self.numeric_sizes)
+        text = "; ".join(one(s) for s in self.numeric_sizes)
+        return text + (f" ({self.condition_text()})" if self.condition is not None else "")
+
+    def condition_text(self) -> str:
+        """The samples' conditioning in words, for the summary ('' when nothing is inverted)."""
+        if self.condition is None:
+            return ""
+        return f"inverted matrices with condition number at most {self.condition:.3g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,13 @@ def symbolic_check(p: Problem, dims: N.Dims) -> None:
             _same(got_matrix[r, c], value, f"entry ({r + 1}, {c + 1}) of the matrix form")
 
 
+def _symbolic_check(p: Problem, dims: N.Dims) -> None:
+    try:
+        symbolic_check(p, dims)
+    except NonInvertibleMatrixError as error:
+        raise C.singular(dims) from error
+
+
 SYMBOLIC_WORK = 500  # past this many monomials (entries x summands), never expand symbolically
 
 
@@ -107,7 +124,7 @@ def exact_check(p: Problem, dims: N.Dims, *, seed: int = 0, points: int = 2) -> 
             with mpmath.workdps(P.DIGITS):
                 _point_check(p, dims, P.FloatField(), np.random.default_rng(seed), points)
     except (P.NoPoint, ZeroDivisionError):  # what points cannot evaluate: expand, as before
-        symbolic_check(p, dims)  # (a divisor that is always zero then reaches the numeric check)
+        _symbolic_check(p, dims)  # (a divisor that is always zero then reaches the numeric check)
     except VerificationError:
         if symbolic_work(p, dims) <= SYMBOLIC_WORK:
             symbolic_check(p, dims)  # names the entry that differs
@@ -301,6 +318,7 @@ def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> di
     positive = any(_needs_positive(d.op) for d in graph.definitions)
     unit = any(_needs_unit(d.op) for d in graph.definitions)
     low, high = (0.1, 0.4) if unit else (0.5, 1.5)
+    squares = C.square_kinds(graph)
     values: dict = {}
     for _ in range(_ATTEMPTS):
         for name, shape in graph.inputs:
@@ -313,6 +331,8 @@ def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> di
                 if positive
                 else rng.normal(0, 0.2 if unit else 0.7, np_shape)
             )
+            if name in squares and full[0] == full[1]:
+                values[name] = C.sample(squares[name], full[0], rng)
         if _well_inside(graph, values):
             break
     return values
@@ -330,9 +350,9 @@ _KINK_MARGIN, _DIVISOR_MARGIN, _UNIT_MARGIN = 0.05, 0.15, 0.9
 
 def _well_inside(graph: ir.Graph, values: dict) -> bool:
     """No kink argument near 0 (abs, sign, relu), no divisor near 0, arcsin's arguments inside."""
-    arrays, _ = N.bind(graph, values)
-    with np.errstate(all="ignore"):
-        env = N.eval_graph(graph, arrays)
+    env = C.env_or_none(graph, values)
+    if env is None or not C.conditioned(graph, env):
+        return False
     for op in (o for d in graph.definitions for o in ir.walk(d.op)):
         if isinstance(op, ir.Apply):
             info, arg = ELEMENTWISE[op.func], np.abs(env[op.arg.name])
@@ -344,6 +364,19 @@ def _well_inside(graph: ir.Graph, values: dict) -> bool:
         if isinstance(divisor, ir.Leaf | ir.Ref) and not _away(env[divisor.name], _DIVISOR_MARGIN):
             return False
     return True
+
+
+def _sample(graph: ir.Graph, symbols: tuple, rng) -> tuple[N.Dims, dict, float | None]:
+    """Random sizes and values; sizes are drawn again where what is inverted is singular."""
+    for _ in range(_ATTEMPTS):
+        dims = {d: int(rng.integers(2, 6)) for d in symbols}
+        values = random_values(graph, dims, rng)
+        if not C.has_inverse(graph):
+            return dims, values, None
+        env = C.env_or_none(graph, values)
+        if env is not None and C.conditioned(graph, env):
+            return dims, values, C.condition(graph, env)
+    raise C.singular()
 
 
 def finite_differences(
@@ -429,18 +462,32 @@ def _unarrange(matrix: np.ndarray, p: Problem, out_size: int, n_wrt: int) -> np.
     return matrix.reshape(out_size, n_wrt)
 
 
+def _exact(p: Problem, symbols: tuple, seed: int) -> N.Dims:
+    """Run the exact check at sizes 2, 3, 2, ...; where that makes an inverse singular
+    (X X^T with X 3 x 2), at 3, 2, 3, ... instead. Returns the sizes used."""
+    dims = {d: 2 + n % 2 for n, d in enumerate(symbols)}
+    try:
+        exact_check(p, dims, seed=seed)
+    except UnsupportedError as error:
+        if "singular" not in str(error) or len(symbols) < 2:
+            raise
+        dims = {d: 3 - n % 2 for n, d in enumerate(symbols)}
+        exact_check(p, dims, seed=seed)
+    return dims
+
+
 def verify(p: Problem, evaluate, *, seed: int = 0, trials: int = 2, tol: float = 1e-5):
     """Run the exact check at small sizes and the numerical check at random sizes."""
     symbols = symbolic_dims(p.graph)
-    exact_dims = {d: 2 + n % 2 for n, d in enumerate(symbols)}
-    exact_check(p, exact_dims, seed=seed)
+    exact_dims = _exact(p, symbols, seed)
     rng = np.random.default_rng(seed)
-    sizes, worst = [], 0.0
+    sizes, worst, conditions = [], 0.0, []
     # With no size to vary, one finite-difference point: the exact check tried two already.
     for _ in range(trials if symbols else min(trials, 1)):
-        dims = {d: int(rng.integers(2, 6)) for d in symbols}
-        worst = max(worst, numeric_check(p, evaluate, random_values(p.graph, dims, rng), tol))
+        dims, values, cond = _sample(p.graph, symbols, rng)
+        worst = max(worst, numeric_check(p, evaluate, values, tol))
         sizes.append(tuple((str(k), v) for k, v in dims.items()))
-    return VerificationReport(
-        True, tuple((str(k), v) for k, v in exact_dims.items()), tuple(sizes), worst, tol
-    )
+        conditions += [cond] if cond is not None else []
+    exact = tuple((str(k), v) for k, v in exact_dims.items())
+    condition = max(conditions) if conditions else None
+    return VerificationReport(True, exact, tuple(sizes), worst, tol, condition)

@@ -67,6 +67,10 @@ def names_in(expr: sympy.Basic) -> set[str]:
 def definitions(d: Derivative, rhs: sympy.Expr, skip: str) -> tuple[tuple[sympy.Basic, ...], ...]:
     """The intermediates a formula names, with what they stand for (z = W x + b)."""
     used = names_in(rhs)
+    # A determinant's slope reads its inverse (d det X = det(X) tr(X^{-1} dX)): name it too.
+    used |= {
+        x.op.inverse for x in d.graph.definitions if x.name in used and isinstance(x.op, ir.Det)
+    }
     out = []
     for definition in d.graph.definitions:
         if definition.name == skip or definition.name not in used:

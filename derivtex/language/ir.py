@@ -148,6 +148,28 @@ class Reduce:
     shape: Shape = SCALAR
 
 
+@dataclass(frozen=True, slots=True)
+class Inverse:
+    """X^{-1} of a named square matrix; always named, its derivative uses its own name."""
+
+    arg: Leaf | Ref
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Det:
+    """det(X), or log|det(X)| with log, of a named square matrix.
+
+    `inverse` names the definition of X^{-1} the derivative reads (det(X) X^{-T}); a name, not an
+    operand, so the determinant's value never waits on the inverse.
+    """
+
+    arg: Leaf | Ref
+    inverse: str
+    log: bool = False
+    shape: Shape = SCALAR
+
+
 Op = (
     Leaf
     | Ref
@@ -166,6 +188,8 @@ Op = (
     | Reduce
     | Softmax
     | Diag
+    | Inverse
+    | Det
 )
 
 
@@ -214,6 +238,8 @@ def children(op: Op) -> tuple[Op, ...]:
         case Divide(left=a, right=b):
             return (a, b)
         case Transpose(arg=a) | Apply(arg=a) | Reduce(arg=a) | Softmax(arg=a) | Diag(arg=a):
+            return (a,)
+        case Inverse(arg=a) | Det(arg=a):
             return (a,)
         case Power(base=b):
             return (b,)

@@ -26,14 +26,14 @@ FUNCTIONS: dict[str, int] = {
     "log_softmax": 1,
     "logsumexp": 1,
     "eye": 1,
+    "inv": 1,
+    "det": 1,
+    "logdet": 1,
     "hadamard": 2,
 }
 
 # Functions users ask for that derivtex does not have yet, and what to write meanwhile.
 PLANNED: dict[str, str] = {
-    "inv": "matrix inverses are planned; for a scalar write 1 / s",
-    "det": "determinants are planned",
-    "logdet": "log-determinants are planned",
     "pinv": "pseudo-inverses are planned",
     "max": "a smooth maximum is logsumexp(x)",
     "min": "a smooth minimum is -logsumexp(-x)",

@@ -15,7 +15,7 @@ from derivtex.errors import (
     UndeclaredNameError,
     WrtError,
 )
-from derivtex.language import builtins, entrywise, ir
+from derivtex.language import algebra, builtins, entrywise, ir
 from derivtex.language import nodes as n
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.limits import LIMITS
@@ -30,7 +30,10 @@ AUTO_NAMES = {
     "den": "dqh",
     "softmax": "pqh",
     "lse": "lh",
+    "inv": "QRV",
+    "det": "qg",
 }
+LOWERINGS = {**builtins.LOWERINGS, **algebra.LOWERINGS}
 # I_D, I_3; I_hat stays an ordinary name (an undeclared one, unless declared).
 _IDENTITY = re.compile(r"I_([A-Z][A-Za-z0-9]*|[0-9]+)")
 
@@ -131,7 +134,7 @@ class _Lowerer:
                 inner = self.lower(a)
                 return ir.Transpose(inner, inner.shape.transposed())
             case n.Power():
-                return self.power(node)
+                return self.power(node, top)
             case n.Call():
                 return self.call(node, top)
         raise TypeError(node)
@@ -195,26 +198,28 @@ class _Lowerer:
             )
         return ir.MatMul(left, right, computed_shape(sa.rows, sb.cols))
 
-    def power(self, node: n.Power) -> ir.Op:
+    def power(self, node: n.Power, top: bool = False) -> ir.Op:
         base = self.lower(node.base)
+        if base.shape.kind == "matrix" and not node.elementwise:
+            return algebra.matrix_power(self, node, base, top)
         if not base.shape.is_scalar and not node.elementwise:
             raise self.shape_error(
                 f"{self.text(node.base)!r} is {base.shape.text()}: only scalars have powers "
-                "with '^'",
+                "with '^' (and square matrices: X^2, X^-1)",
                 node,
-                "raise every entry with .^ (x.^2), a length with norm(x)^2; matrix powers "
-                "are not supported yet (planned)",
+                "raise every entry with .^ (x.^2), a length with norm(x)^2",
             )
         if node.exponent == 1:
             return base
         return ir.Power(self.named(base, "base", node.span), node.exponent, base.shape)
 
     def call(self, node: n.Call, top: bool) -> ir.Op:
+        node = algebra.log_of_det(node) or node
         args = tuple(self.lower(a) for a in node.args)
         if node.func in ELEMENTWISE:
             return ir.Apply(node.func, self.named(args[0], "arg", node.span), args[0].shape)
-        if node.func in builtins.LOWERINGS:
-            return builtins.LOWERINGS[node.func](self, node, args[0], top)
+        if node.func in LOWERINGS:
+            return LOWERINGS[node.func](self, node, args[0], top)
         if node.func == "hadamard":
             return self.binop(n.BinOp("hadamard", node.args[0], node.args[1], node.span))
         if node.func == "tr" and args[0].shape.rows != args[0].shape.cols:

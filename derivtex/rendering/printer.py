@@ -17,6 +17,8 @@ from derivtex.options import VectorStyle
 if TYPE_CHECKING:
     from derivtex.calculus.mexpr import (
         ElementwiseDivide,
+        InverseEntry,
+        LogDet,
         LogSumExp,
         Norm,
         Scalar,
@@ -393,10 +395,36 @@ class DerivtexLatexPrinter(LatexPrinter):
         return self.parenthesize(arg, PRECEDENCE["Mul"], strict=scalar)
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
+        if isinstance(expr.arg, sympy.Inverse):  # the Matrix Cookbook's X^{-T}
+            return self._raised(expr.arg.arg, r"-\top")
         tex = self._print(expr.arg)
         if not isinstance(expr.arg, sympy.MatrixSymbol | sympy.OneMatrix):
             return rf"\left({tex}\right)^{{\top}}"
         return rf"{self.parenthesize_super(tex)}^{{\top}}"
+
+    def _print_Inverse(self, expr: sympy.Inverse) -> str:
+        if isinstance(expr.arg, sympy.Transpose) and isinstance(expr.arg.arg, sympy.MatrixSymbol):
+            return self._raised(expr.arg.arg, r"-\top")
+        return self._raised(expr.arg, "-1")
+
+    def _raised(self, base: sympy.Basic, sup: str) -> str:
+        """X^{-1}, X^{-T}; a product or sum in parentheses: (X^T X)^{-1}."""
+        tex = self._print(base)
+        if isinstance(base, sympy.MatrixSymbol):
+            return f"{self.parenthesize_super(tex)}^{{{sup}}}"
+        return rf"\left({tex}\right)^{{{sup}}}"
+
+    def _print_Determinant(self, expr: sympy.Determinant) -> str:
+        return rf"\det\left({self._print(expr.arg)}\right)"
+
+    def _print_LogDet(self, expr: LogDet) -> str:
+        return rf"\log\det\left({self._print(expr.matrix)}\right)"
+
+    def _print_InverseEntry(self, expr: InverseEntry) -> str:
+        """(X^{-1})_{i,j}, indices as in W_{3,7}."""
+        inverse = self._print(sympy.Inverse(expr.matrix))
+        i, j = (self._print(k) for k in expr.args[1:])
+        return rf"\left({inverse}\right)_{{{i},{j}}}"
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
         # Every product of lower precedence is grouped, so \odot never meets juxtaposition.
@@ -455,6 +483,10 @@ _PRECEDENCE_OF = {
     "OneMatrix": PRECEDENCE["Atom"],
     "ZeroMatrix": PRECEDENCE["Atom"],
     "Transpose": PRECEDENCE["Pow"],
+    "Inverse": PRECEDENCE["Pow"],
+    "Determinant": PRECEDENCE["Func"],
+    "LogDet": PRECEDENCE["Func"],
+    "InverseEntry": PRECEDENCE["Atom"],
     "KroneckerDelta": PRECEDENCE["Atom"],
 }
 

@@ -73,10 +73,17 @@ def report_view(report: VerificationReport) -> ReportView:
     return ReportView(
         exact=bool(report.exact),
         exact_sizes=_sizes_tex(report.exact_sizes),
-        numeric_sizes=Tex("; ".join(_sizes_tex(sizes) for sizes in numeric)),
+        numeric_sizes=Tex("; ".join(_sizes_tex(sizes) for sizes in numeric) + _condition(report)),
         max_error=number_tex(report.max_error),
         tolerance=number_tex(report.tolerance),
     )
+
+
+def _condition(report: VerificationReport) -> str:
+    """(inverted matrices with condition number at most $5.6$), where something is inverted."""
+    if report.condition is None:
+        return ""
+    return f" (inverted matrices with condition number at most {number_tex(report.condition)})"
 
 
 def _sizes_tex(sizes: tuple[tuple[str, int], ...]) -> Tex:
