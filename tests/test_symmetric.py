@@ -192,3 +192,29 @@ def test_a_spec_with_a_symmetric_matrix_builds_a_pdf(tmp_path: Path) -> None:
     assert "Symmetric matrices" in text
     assert "A is symmetric: equal to its transpose." in text
     assert "not a gradient" in text
+
+
+def test_symmetry_reaches_inside_the_tools_own_names() -> None:
+    """logdet(X) by a symmetric X: X^{-T} (X^{-1} named by the tool) becomes X^{-1}."""
+    d = derivtex.derive("L = logdet(X)", "X", {"X": "D x D symmetric"})
+    assert "Transpose" in sympy.srepr(d.derivative.result)
+    assert "Transpose" not in sympy.srepr(d.result)
+    n = 4
+    m = RNG.normal(size=(n, n))
+    x = m @ m.T + n * np.eye(n)  # positive definite
+    got = _evaluate(d, {"X": x})
+    np.testing.assert_allclose(got, np.linalg.inv(x), rtol=1e-10)
+
+
+def test_the_gaussian_log_likelihood_by_its_symmetric_precision() -> None:
+    d = derivtex.derive(
+        "L = 0.5 logdet(P) - 0.5 (x - m)' P (x - m)",
+        "P",
+        {"x": "D", "m": "D", "P": "D x D symmetric"},
+    )
+    n = 3
+    r = RNG.normal(size=(n, n))
+    values = {"x": RNG.normal(size=n), "m": RNG.normal(size=n), "P": r @ r.T + n * np.eye(n)}
+    e = values["x"] - values["m"]
+    want = 0.5 * np.linalg.inv(values["P"]) - 0.5 * np.outer(e, e)  # by hand
+    np.testing.assert_allclose(_evaluate(d, values), want, rtol=1e-10)

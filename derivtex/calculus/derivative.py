@@ -36,8 +36,8 @@ class Derivative:
     index: IndexDerivative
     matrix: sympy.Basic | None  # None: no matrix form (three or more axes, or no pattern)
     target: Target | None
-    # the matrix form with X^T = X for symmetric inputs, and by a symmetric wrt the gradient
-    # sym(G) = (G + G^T)/2; None when no input is symmetric (or there is no matrix form)
+    # the matrix form (the tool's names put back) with X^T = X for symmetric inputs, and by a
+    # symmetric wrt the gradient sym(G) = (G + G^T)/2; None when no input is symmetric
     symmetric: sympy.Basic | None = None
 
     @property
@@ -71,9 +71,7 @@ class Derivative:
     @property
     def answer(self) -> sympy.Basic:
         """The final result: `result`, or where an input is symmetric, its symmetric form."""
-        if self.symmetric is None:
-            return self.result
-        return substitute_auto(self.symmetric, self.graph)
+        return self.result if self.symmetric is None else self.symmetric
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -172,6 +170,7 @@ def _symmetric_form(graph: ir.Graph, wrt: str, matrix: sympy.Basic | None) -> sy
     """The matrix form under X^T = X, and by a symmetric wrt of a scalar, the gradient sym(G)."""
     if matrix is None or not SYM.names(graph):
         return None
+    matrix = substitute_auto(matrix, graph)  # X^{-1} named by the tool: X^T = X reaches inside
     if wrt in SYM.names(graph):
         if not graph.shape_of(graph.output).is_scalar:
             return None  # entry by entry: X_{k,l} and X_{l,k} as separate variables (a note says)

@@ -42,17 +42,8 @@ class LogSumExp(ScalarOf):
     """log of the sum of exp of every entry of a matrix expression."""
 
 
-class LogDet(sympy.Expr):
+class LogDet(ScalarOf):
     """log det of a square matrix expression (log|det| where the determinant is negative)."""
-
-    is_commutative = True
-
-    def __new__(cls, matrix: sympy.MatrixExpr) -> sympy.Expr:
-        return sympy.Expr.__new__(cls, matrix)
-
-    @property
-    def matrix(self) -> sympy.MatrixExpr:
-        return self.args[0]
 
 
 class InverseEntry(sympy.Expr):

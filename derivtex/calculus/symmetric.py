@@ -48,9 +48,13 @@ def gradient(matrix: sympy.Basic, graph: ir.Graph, wrt: str) -> sympy.Basic:
     g = assume(matrix, graph)
     if not isinstance(g, sympy.MatrixExpr):
         return g
-    if assume(g.T, graph) == g:
-        return g
+    if _is_zero((g - assume(g.T, graph)).expand().doit()):
+        return g  # G is symmetric already: sym(G) = G
     return sympy.MatMul(sympy.Rational(1, 2), sympy.MatAdd(g, assume(g.T, graph)))
+
+
+def _is_zero(expr: sympy.Basic) -> bool:
+    return isinstance(expr, sympy.ZeroMatrix) or expr == 0
 
 
 def sample(graph: ir.Graph, values: dict) -> dict:
