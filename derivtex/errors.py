@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, Self
 
 
 class DerivtexError(Exception):
@@ -19,8 +19,22 @@ class DerivtexError(Exception):
         return self.message if not self.hint else f"{self.message}\nhint: {self.hint}"
 
 
+class Where(Protocol):
+    """A place in the input text: a syntax-tree Span or a lexer Token."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+
+
 class InputError(DerivtexError):
     """Bad input text; points at the column with a caret."""
+
+    @classmethod
+    def at(cls, where: Where, source: str, message: str, *, hint: str | None = None) -> Self:
+        """The error with a caret under `where` (a Span or a Token) in `source`."""
+        return cls(message, source=source, column=where.start, length=where.length, hint=hint)
 
     def __init__(
         self,

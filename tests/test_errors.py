@@ -200,3 +200,16 @@ def test_bad_arguments(kwargs: dict, says: str) -> None:
         derivtex.derive("y = W x", wrt="x", **call)
     assert says in str(info.value)
     assert "hint: " in str(info.value)
+
+
+def test_input_error_at_puts_the_caret_under_a_span_or_a_token() -> None:
+    from derivtex.errors import ShapeError
+    from derivtex.language.lexer import tokenize
+    from derivtex.language.nodes import Span
+
+    source = "y = W x"
+    by_span = ShapeError.at(Span(4, 1), source, "bad W", hint="fix it")
+    assert isinstance(by_span, ShapeError)
+    assert str(by_span).splitlines() == ["error: bad W", "  y = W x", "      ^", "hint: fix it"]
+    token = tokenize(source)[0]
+    assert str(ShapeError.at(token, source, "bad y")).splitlines()[2] == "  ^"

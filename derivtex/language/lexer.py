@@ -27,6 +27,10 @@ class Token:
     start: int
     space_before: bool = False
 
+    @property
+    def length(self) -> int:
+        return max(1, len(self.text))
+
 
 def tokenize(source: str) -> tuple[Token, ...]:
     """Tokens of the source, ending with an END token; raises ParseError on a stray character."""

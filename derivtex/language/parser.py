@@ -94,9 +94,7 @@ class _Parser:
 
     def error(self, message: str, tok: Token | None = None, hint: str | None = None) -> ParseError:
         tok = tok or self.tok
-        return ParseError(
-            message, source=self.source, column=tok.start, length=len(tok.text), hint=hint
-        )
+        return ParseError.at(tok, self.source, message, hint=hint)
 
     def expect(self, text: str, hint: str) -> Token:
         if not self.at(text):
@@ -282,20 +280,18 @@ class _Parser:
                 )
             return self.call(tok, span)
         if is_call and tok.text in PLANNED and tok.text not in self.variables:
-            raise UnknownFunctionError(
+            raise UnknownFunctionError.at(
+                tok,
+                self.source,
                 f"{tok.text}() is not supported yet (planned)",
-                source=self.source,
-                column=tok.start,
-                length=len(tok.text),
                 hint=PLANNED[tok.text],
             )
         if is_call and tok.text not in self.variables:
             close = _closest_function(tok.text)
-            raise UnknownFunctionError(
+            raise UnknownFunctionError.at(
+                tok,
+                self.source,
                 f"unknown function {tok.text!r}",
-                source=self.source,
-                column=tok.start,
-                length=len(tok.text),
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + "known functions: "
                 + ", ".join(sorted(FUNCTIONS)),

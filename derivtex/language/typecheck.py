@@ -150,11 +150,10 @@ class _Lowerer:
             return self.eye(identity.group(1), node)
         known = sorted(set(self.inputs) | set(self.shapes))
         close = difflib.get_close_matches(node.name, known, n=1)
-        raise UndeclaredNameError(
+        raise UndeclaredNameError.at(
+            node.span,
+            self.program.source,
             f"{node.name!r} has no declared shape and no statement defines it",
-            source=self.program.source,
-            column=node.span.start,
-            length=node.span.length,
             hint=(f"did you mean {close[0]!r}? " if close else "")
             + f'declare it, e.g. --shape "{node.name}=D" (Python: shapes={{"{node.name}": "D"}})',
         )
@@ -248,11 +247,10 @@ def _order(program: n.Program, inputs: Mapping[str, Shape]) -> tuple[n.Statement
     for stmt in program.statements:
         if stmt.target in inputs or stmt.target in by_name:
             what = "a declared input" if stmt.target in inputs else "defined twice"
-            raise RedefinitionError(
+            raise RedefinitionError.at(
+                stmt.span,
+                program.source,
                 f"{stmt.target!r} is {what}",
-                source=program.source,
-                column=stmt.span.start,
-                length=stmt.span.length,
                 hint="give each statement its own new name",
             )
         by_name[stmt.target] = stmt
@@ -263,11 +261,10 @@ def _order(program: n.Program, inputs: Mapping[str, Shape]) -> tuple[n.Statement
         if state.get(stmt.target) == 2:
             return
         if state.get(stmt.target) == 1:
-            raise CycleError(
+            raise CycleError.at(
+                stmt.span,
+                program.source,
                 f"{stmt.target!r} depends on itself",
-                source=program.source,
-                column=stmt.span.start,
-                length=stmt.span.length,
                 hint="a statement may only use inputs and names defined without it",
             )
         state[stmt.target] = 1
@@ -329,11 +326,10 @@ def check_wrt(graph: ir.Graph, wrt: str) -> Shape:
         raise WrtError(f"cannot differentiate by {wrt!r}: it is not an input", hint=hint)
     if wrt not in depends_on(graph, graph.output):
         span = graph.definition(graph.output).span
-        raise WrtError(
+        raise WrtError.at(
+            span,
+            graph.source,
             f"{graph.output!r} does not depend on {wrt!r}",
-            source=graph.source,
-            column=span.start,
-            length=span.length,
             hint="the derivative would be zero everywhere; check --wrt and the text",
         )
     return inputs[wrt]
