@@ -60,7 +60,7 @@ def recover(d: IndexDerivative, graph: ir.Graph, tgt: Target) -> sympy.Basic:
             return sympy.Integer(0)
         return sympy.ZeroMatrix(tgt.rows, tgt.cols)
     if isinstance(parts[0], sympy.MatrixExpr):
-        return _factor_right(parts)
+        return _factor_left(_factor_right(parts))
     return sympy.Add(*parts)
 
 
@@ -95,6 +95,60 @@ def _factor_right(parts: list) -> sympy.MatrixExpr:
         else:
             out.extend(members)
     return out[0] if len(out) == 1 else sympy.MatAdd(*out)
+
+
+def _factor_left(expr: sympy.MatrixExpr) -> sympy.MatrixExpr:
+    """P x - P m as P (x - m): terms that start with the same matrix share it."""
+    parts = list(expr.args) if isinstance(expr, sympy.MatAdd) else [expr]
+    groups: dict = {}
+    for part in parts:
+        coeff, factors = _split_coeff(part)
+        first = factors[0] if len(factors) > 1 else None
+        if first is not None:
+            sign, first = _positive(first)  # -(P + P^T) m + (P + P^T) x share P + P^T
+            coeff, factors = sign * coeff, [first, *factors[1:]]
+        groups.setdefault(first, []).append((coeff, factors))
+    if all(first is None or len(m) == 1 for first, m in groups.items()):
+        return expr
+    out: list[sympy.MatrixExpr] = []
+    for first, members in groups.items():
+        if first is None or len(members) == 1:
+            out.extend(_join(c, f) for c, f in members)
+            continue
+        tails = [_join(c, f[1:]) for c, f in members]
+        out.append(mexpr.matmul(_common(first), sympy.MatAdd(*tails)))
+    return out[0] if len(out) == 1 else sympy.MatAdd(*out)
+
+
+def _positive(m: sympy.MatrixExpr) -> tuple[int, sympy.MatrixExpr]:
+    """(sign, m') with m = sign m' and m' a sum that does not start with a minus."""
+    if not isinstance(m, sympy.MatAdd) or not _split_coeff(m.args[0])[0].could_extract_minus_sign():
+        return 1, m
+    return -1, sympy.MatAdd(*(_join(-c, f) for c, f in map(_split_coeff, m.args)))
+
+
+def _common(m: sympy.MatrixExpr) -> sympy.MatrixExpr:
+    """(1/2) P + (1/2) P^T as (1/2)(P + P^T): a sum whose terms share one coefficient."""
+    if not isinstance(m, sympy.MatAdd):
+        return m
+    split = [_split_coeff(a) for a in m.args]
+    coeffs = {c for c, _ in split}
+    if len(coeffs) != 1 or coeffs == {1}:
+        return m
+    return mexpr.times(coeffs.pop(), sympy.MatAdd(*(_join(sympy.Integer(1), f) for _, f in split)))
+
+
+def _split_coeff(part: sympy.Basic) -> tuple[sympy.Expr, list]:
+    """A term as its scalar coefficient and its matrix factors, in order."""
+    if not isinstance(part, sympy.MatMul):
+        return sympy.Integer(1), [part]
+    coeff = sympy.Mul(*(a for a in part.args if not isinstance(a, sympy.MatrixExpr)))
+    return coeff, [a for a in part.args if isinstance(a, sympy.MatrixExpr)]
+
+
+def _join(coeff: sympy.Expr, factors: list) -> sympy.MatrixExpr:
+    product = factors[0] if len(factors) == 1 else sympy.MatMul(*factors)
+    return product if coeff == 1 else mexpr.times(coeff, product)
 
 
 def _head(m: sympy.MatMul) -> sympy.Basic:
