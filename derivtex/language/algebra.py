@@ -66,10 +66,10 @@ def log_of_det(node: n.Call) -> n.Call | None:
 def matrix_power(lw: Lowerer, node: n.Power, base: ir.Op, top: bool) -> ir.Op:
     """X^k as the product X X ... X (k factors); X^-k as inv(X)^k; X^-1 as inv(X)."""
     k = node.exponent
-    what = f"the matrix power {lw.text(node)!r}"
+    what = f"the power {k} of {lw.text(node.base)!r}"
     if not k.is_integer:
         raise lw.shape_error(
-            f"{what} has a non-integer exponent {k}",
+            f"the matrix power of {lw.text(node.base)!r} has a non-integer exponent {k}",
             node,
             "matrix powers take integers (X^2, X^-1); raise every entry with .^ (X.^0.5)",
         )
