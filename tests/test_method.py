@@ -55,10 +55,12 @@ KINDS = {
                    "jacobian_assembly", "summary"],
     "network-b2": [*CHAIN1, "local_derivative", "chain_rule", "generalization", "summary"],
     "elementwise-product": [*DIRECT, "summary"],
-    "gaussian-mean": [*CHAIN1, "generalization", "summary"],
-    # through r and through the log-determinant, whose local derivative reads P^{-1}
+    # P is symmetric (a precision matrix): the symmetric step turns P + P^T into 2 P
+    "gaussian-mean": [*CHAIN1, "generalization", "symmetric", "summary"],
+    # through r and through the log-determinant, whose local derivative reads P^{-1};
+    # by the symmetric P, the gradient (G + G^T)/2 = (1/2) P^{-1} - (1/2) r r^T
     "gaussian-precision": [*CHAIN1[:3], "local_derivative", "chain_rule", "generalization",
-                           "jacobian_assembly", "summary"],
+                           "jacobian_assembly", "symmetric", "summary"],
 }  # fmt: skip
 
 
