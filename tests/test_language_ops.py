@@ -554,6 +554,7 @@ def _math_fields(value: object):
         ("y = diag(A) + 1^T A x", "x", {"A": "D x D", "x": "D"}),
         ("L = x' A x + tr(B A)", "A", {"A": "D x D symmetric", "x": "D", "B": "D x D"}),
         ("L = x' A x", "x", {"A": "D x D symmetric", "x": "D"}),
+        ("L = log(det(X)) + tr(inv(X) A)", "X", {"X": "D x D", "A": "D x D"}),
     ],
 )  # fmt: skip
 def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
@@ -577,7 +578,8 @@ def test_srepr_of_every_step_field_evaluates_back(text, wrt, shapes) -> None:
         "SymmetricSymbol": SymmetricSymbol,
         **{n: getattr(F, n) for n in ("absval", "signum", "sigmoid", "relu", "softplus")},
         **{n: getattr(mexpr, n) for n in ("Norm", "Scalar", "SumOf", "Slice", "LogSumExp",
-                                          "SoftmaxOf", "ElementwiseDivide")},
+                                          "SoftmaxOf", "ElementwiseDivide", "LogDet",
+                                          "InverseEntry")},
     }  # fmt: skip
     d = derivtex.derive(text, wrt=wrt, shapes=shapes)
     for step in d.steps:

@@ -59,8 +59,10 @@ KINDS = {
     "gaussian-mean": [*CHAIN1, "generalization", "symmetric", "summary"],
     # through r and through the log-determinant, whose local derivative reads P^{-1};
     # by the symmetric P, the gradient (G + G^T)/2 = (1/2) P^{-1} - (1/2) r r^T
-    "gaussian-precision": [*CHAIN1[:3], "local_derivative", "chain_rule", "generalization",
-                           "jacobian_assembly", "symmetric", "summary"],
+    # the log-determinant's rule derived by its cofactor expansion first
+    "gaussian-precision": ["component_formula", "worked_rule", *CHAIN1[1:3], "local_derivative",
+                           "chain_rule", "generalization", "jacobian_assembly", "symmetric",
+                           "summary"],
 }  # fmt: skip
 
 

@@ -46,6 +46,7 @@ HEADINGS = {
     "chain_rule": "Chain rule",
     "elementwise": "Elementwise function",
     "symmetric": "Symmetric matrices",
+    "worked_rule": "The derivative of a",  # an inverse, a determinant
     "summary": "Result",
 }
 

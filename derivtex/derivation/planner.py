@@ -25,6 +25,7 @@ from derivtex.derivation.components import (
     term_by_term,
 )
 from derivtex.derivation.graphs import name_product_tail
+from derivtex.derivation.rules import worked_rules
 from derivtex.derivation.stepmath import at, default_example, entry, partial, whole
 from derivtex.errors import InputError
 
@@ -159,7 +160,7 @@ def plan(
         lambda o, w: at(d, o, w), *start, d.index.wrt_dims, d.index.out_dims, len(d.index.terms)
     )
     formula = component_formula(d, *worked)
-    found: list = [formula]
+    found: list = [formula, *worked_rules(d)]  # an inverse's or determinant's rule, derived
     chain = chain_steps(d, formula, *worked)
     found += chain or expansion(d, formula, *worked)
     batch = batch_rows(d)

@@ -182,6 +182,17 @@ class Elementwise:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkedRule:
+    """A rule derived from first principles, a line at a time: an inverse's, a determinant's."""
+
+    kind: ClassVar[str] = "worked_rule"
+    justification: str
+    rule: str  # "inverse" or "determinant"
+    lines: tuple[tuple[Expr, Expr], ...]  # lhs = rhs, each following from the one before
+    reasons: tuple[str, ...]  # why each line holds, one per line
+
+
+@dataclass(frozen=True, slots=True)
 class Symmetric:
     """What a symmetric input changes: X^T = X in the result; by a symmetric X, the gradient."""
 
@@ -222,6 +233,7 @@ Step = (
     | Sparsity
     | LocalDerivative
     | Symmetric
+    | WorkedRule
 )
 KINDS = tuple(
     cls.kind
@@ -229,6 +241,7 @@ KINDS = tuple(
         ComponentFormula,
         SumExpansion,
         TermPartial,
+        WorkedRule,
         LocalDerivative,
         Sparsity,
         Generalization,
