@@ -106,7 +106,8 @@ def _check_every_line(rule, names: dict[str, str]) -> None:
         syms = {s for s in both.atoms(sympy.Symbol) if s.is_integer and s != size}
         free = sorted(syms - bound, key=str)
         for point in itertools.product(range(1, N + 1), repeat=len(free)):
-            where = {size: sympy.Integer(N), **dict(zip(free, map(sympy.Integer, point)))}
+            at = dict(zip(free, map(sympy.Integer, point), strict=True))
+            where = {size: sympy.Integer(N), **at}
             got = value(lhs.xreplace(where), names), value(rhs.xreplace(where), names)
             assert got[0] == pytest.approx(got[1], abs=1e-6), (n, point)
 

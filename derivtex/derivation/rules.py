@@ -58,7 +58,7 @@ def _add(*terms: sympy.Expr) -> sympy.Expr:
 
 def inverse_rule(d: Derivative, q: str, x: str) -> S.WorkedRule:
     """d(X^{-1})_{k,l} / dX_{i,j} = -(X^{-1})_{k,i} (X^{-1})_{j,l}, from X X^{-1} = I."""
-    i, j, k, l, m, p = _letters(d, 6)
+    i, j, k, l, m, p = _letters(d, 6)  # noqa: E741 - l is an index, as in the notes
     size = d.graph.shape_of(x).rows
     dq = lambda a, b: sympy.Derivative(_entry(q, a, b), _entry(x, i, j))  # noqa: E731
     X, Q = (lambda a, b: _entry(x, a, b)), (lambda a, b: _entry(q, a, b))  # noqa: E731
@@ -98,7 +98,7 @@ def inverse_rule(d: Derivative, q: str, x: str) -> S.WorkedRule:
 
 def determinant_rule(d: Derivative, x: str, inv: str, log: bool) -> S.WorkedRule:
     """d det X / dX_{i,j} = C_{i,j} = det(X) (X^{-1})_{j,i}, from the cofactor expansion."""
-    i, j, l = _letters(d, 4)[::1][:2] + (_letters(d, 4)[3],)
+    i, j, _, l = _letters(d, 4)  # noqa: E741 - l is an index, as in the notes
     size = d.graph.shape_of(x).rows
     taken = d.graph.names | {str(s) for _, sh in d.graph.inputs for s in sh.free_dims}
     c = next(n for n in ("C", "K", "G", "M", "C_f") if n not in taken)
