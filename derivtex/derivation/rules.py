@@ -126,6 +126,6 @@ def determinant_rule(d: Derivative, x: str, inv: str, log: bool) -> S.WorkedRule
         reasons.append("Through the logarithm (the chain rule), divide by the determinant:")
     why = (
         f"A determinant is a sum of products, but not one to write out entry by entry: expand "
-        f"it along the row of the entry {x}_{i}{j} instead."
+        f"it by cofactors along the row of the entry ({i}, {j}) of {x} instead."
     )
     return S.WorkedRule(why, "determinant", tuple(lines), tuple(reasons))
