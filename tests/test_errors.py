@@ -213,3 +213,12 @@ def test_input_error_at_puts_the_caret_under_a_span_or_a_token() -> None:
     assert str(by_span).splitlines() == ["error: bad W", "  y = W x", "      ^", "hint: fix it"]
     token = tokenize(source)[0]
     assert str(ShapeError.at(token, source, "bad y")).splitlines()[2] == "  ^"
+
+
+def test_a_power_error_underlines_the_whole_exponent() -> None:
+    import derivtex
+    from derivtex.errors import ShapeError
+
+    with pytest.raises(ShapeError) as caught:
+        derivtex.derive("Y = X^2.5", "X", {"X": "D x D"})
+    assert str(caught.value).splitlines()[1:3] == ["  Y = X^2.5", "      ^^^^^"]

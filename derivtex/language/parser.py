@@ -205,7 +205,9 @@ class _Parser:
                 node = n.Transpose(node, n.Span(caret.start, 2))
                 continue
             exponent = self.exponent(dotted)
-            node = n.Power(node, exponent, n.Span(caret.start, len(caret.text)), dotted)
+            last = self.tokens[self.pos - 1]  # the span runs from the caret to the exponent's end
+            span = n.Span(caret.start, last.start + len(last.text) - caret.start)
+            node = n.Power(node, exponent, span, dotted)
             node = self.postfix_ops(node)
         return node
 

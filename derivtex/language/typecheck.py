@@ -48,7 +48,7 @@ def extent(node: n.Node) -> tuple[int, int]:
         case n.Neg(arg=a, span=s) | n.Transpose(arg=a, span=s):
             return min(s.start, extent(a)[0]), max(s.start + s.length, extent(a)[1])
         case n.Power(base=a, span=s):
-            return extent(a)[0], s.start + s.length + 1
+            return extent(a)[0], s.start + s.length
         case n.Call(args=args, span=s):
             return s.start, max(extent(args[-1])[1] + 1, s.start + s.length)
     raise TypeError(node)
