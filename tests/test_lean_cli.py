@@ -42,6 +42,13 @@ def test_plan_loads_neither_jinja_nor_the_tex_runner() -> None:
     assert "derivtex.tex.runner" not in modules
 
 
+def test_the_tex_runner_loads_no_secrets_or_hmac() -> None:
+    # Temporary names come from os.urandom: secrets would bring hmac, hashlib and base64.
+    code = "import sys, derivtex.tex.runner; print(sorted({'secrets', 'hmac'} & set(sys.modules)))"
+    done = subprocess.run((sys.executable, "-c", code), capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         (sys.executable, "-m", "derivtex", *args), capture_output=True, text=True, timeout=120

@@ -60,6 +60,16 @@ def test_tanh_networks_verify(depth: int, wrt: str) -> None:
     assert derivtex.derive(text, wrt, shapes, steps=False).verify().exact
 
 
+@pytest.mark.parametrize(("depth", "written"), [(6, True), (7, False), (8, False)])
+def test_tanh_networks_plan_and_write_the_chain_up_to_max_links(depth: int, written: bool) -> None:
+    # Depth 6 has 11 intermediates (the h's and the z inside each tanh), 7 has 13: past
+    # MAX_LINKS = 12 the chain is not written out, and the plan no longer fails (KeyError).
+    text, shapes = tanh_net(depth)
+    d = derivtex.derive(text, "x", shapes)
+    assert any(step.kind == "chain_rule" for step in d.steps) == written
+    assert d.steps[-1].kind == "summary" and d.report is not None and d.report.exact
+
+
 @pytest.mark.parametrize("size", [1, 7, 32])
 @pytest.mark.parametrize("wrt", ["x", "W"])
 def test_integer_sizes_verify(size: int, wrt: str) -> None:

@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pylatex.utils import NoEscape, escape_latex
 
 from derivtex.errors import DerivtexError, TemplateError, TemplateFolderError
+from derivtex.rendering.bytecode import template_cache
 from derivtex.rendering.printer import GREEK, Notation, name_latex
 from derivtex.rendering.templatefiles import builtin_templates, template_file, template_names
 
@@ -226,6 +227,7 @@ def make_environment(user_dir: Path | None = None) -> LatexEnvironment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_finalize,
+        bytecode_cache=template_cache("latex"),
         **LATEX_SYNTAX,
     )
     env.filters.update(FILTERS)

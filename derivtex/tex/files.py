@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 
@@ -15,7 +14,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write bytes through a temporary file in the same folder, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # os.urandom as secrets.token_hex does, without importing secrets (hmac, hashlib, base64).
+    partial = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     # Not mkstemp: its files are 0600; os.open with 0o666 applies the umask like any other file.
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
