@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# Compiled templates go to a private folder of this run, not the user's ~/.cache (subprocesses
+# inherit it); tests of the cache itself set their own.
+os.environ.setdefault("DERIVTEX_CACHE_DIR", tempfile.mkdtemp(prefix="derivtex-cache-"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
