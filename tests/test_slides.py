@@ -45,6 +45,7 @@ HEADINGS = {
     "batch_rows": "Stacked data points",
     "chain_rule": "Chain rule",
     "elementwise": "Elementwise function",
+    "quotient_rule": "Quotient rule",
     "summary": "Result",
 }
 
