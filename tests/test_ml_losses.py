@@ -59,4 +59,7 @@ def test_builds_to_pdf_with_every_section(tmp_path: Path) -> None:
         assert title in flat
     assert flat.count("Verified: exact check") == len(TITLES)
     assert "softmax" in flat and "diag" in flat
+    # softmax's quotient rule, worked: as a step (its Jacobian), inside a local derivative (CE)
+    assert "Quotient rule." in flat and "by the quotient rule: one component" in flat
+    assert flat.count("Both cases at once") == 2
     assert flat.count("Verified") >= len(TITLES)

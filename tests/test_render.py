@@ -305,6 +305,8 @@ MANY = [
      {"W1": "H x D", "x": "D", "b1": "H", "W2": "C x H", "b2": "C", "t": "C"}, "b1"),
     ("y = x_hat W + alpha b", {"x_hat": "1 x D", "W": "D x C", "alpha": "1", "b": "1 x C"},
      "alpha"),
+    ("p = softmax(z)", {"z": "C"}, "z"),
+    ("p = softmax(W x)", {"W": "C x D", "x": "D"}, "x"),
 ]  # fmt: skip
 
 

@@ -47,6 +47,7 @@ HEADINGS = {
     "elementwise": "Elementwise function",
     "symmetric": "Symmetric matrices",
     "worked_rule": "The derivative of a",  # an inverse, a determinant
+    "quotient_rule": "Quotient rule",
     "summary": "Result",
 }
 

@@ -19,6 +19,7 @@ from derivtex.derivation.components import (
     term_by_term,
 )
 from derivtex.derivation.graphs import cut
+from derivtex.derivation.quotient import quotient_rule, softmax_arg
 from derivtex.derivation.stepmath import (
     Held,
     default_example,
@@ -134,9 +135,12 @@ def local_derivative(
         found = term_by_term(lhs, rhs, wrt_entry, value(of_ex, by_ex), d.graph.source)
     expansion, term_partial = found or (None, None)
     fixed = " holding " + ", ".join(held) + " fixed" if held else ""
+    cases = quotient_rule(d, of, idx, spare) if softmax_arg(d, of) == by else None
+    how = "the quotient rule: one component, its two cases" if cases else "the same steps: one "
     return S.LocalDerivative(
-        f"The local derivative of {of} by {by}{fixed}, by the same steps: one component, its "
-        "terms, then every index.",
+        f"The local derivative of {of} by {by}{fixed}, by {how}"
+        + ("" if cases else "component, its terms")
+        + ", then every index.",
         label,
         _held(partial(entry(d, of, of_idx), entry(d, by, by_idx)), d, held),
         in_user_order(T.to_sympy(terms), d.graph.source),
@@ -148,6 +152,7 @@ def local_derivative(
         term_partial,
         _held(partial(lhs, wrt_entry), d, held),
         in_user_order(value(of_ex, by_ex), d.graph.source),
+        cases,
     )
 
 

@@ -25,8 +25,9 @@ from derivtex.derivation.components import (
     term_by_term,
 )
 from derivtex.derivation.graphs import name_product_tail
+from derivtex.derivation.quotient import quotient_rule, softmax_arg
 from derivtex.derivation.rules import worked_rules
-from derivtex.derivation.stepmath import at, default_example, entry, partial, whole
+from derivtex.derivation.stepmath import at, default_example, entry, letters, partial, whole
 from derivtex.errors import InputError
 
 OPTIONAL = frozenset(S.KINDS) - {"component_formula", "summary"}
@@ -74,7 +75,15 @@ def expansion(d: Derivative, formula: S.ComponentFormula, out: tuple, wrt: tuple
     found = term_by_term(
         formula.lhs, formula.rhs, formula.wrt_entry, at(d, out, wrt), d.graph.source
     )
-    return list(found or ())
+    return list(found or ()) or _quotient(d)
+
+
+def _quotient(d: Derivative) -> list:
+    """p = softmax(z) by z: the quotient rule and its cases; the assembly shows the matrix."""
+    if softmax_arg(d, d.output) != d.wrt:
+        return []
+    idx = (d.index.out_idx, d.index.wrt_idx)
+    return [quotient_rule(d, d.output, idx, letters(d), matrix=False)]
 
 
 def sparsity(d: Derivative, zero: tuple[tuple, tuple], worked: tuple[tuple, tuple]):

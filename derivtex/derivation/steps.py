@@ -85,6 +85,26 @@ class LocalDerivative:
     partial: TermPartial | None
     example_lhs: Expr
     example_rhs: Expr
+    cases: QuotientRule | None = None  # softmax's component worked by the quotient rule
+
+
+@dataclass(frozen=True, slots=True)
+class QuotientRule:
+    """A component that is a quotient (softmax's): the quotient rule, its cases, the result."""
+
+    kind: ClassVar[str] = "quotient_rule"
+    justification: str
+    lhs: Expr  # d p_i / d z_j
+    rhs: Expr  # delta_{i,j} p_i - p_i p_j
+    formula_lhs: Expr  # p_i
+    formula_rhs: Expr  # e^{z_i} / s
+    denominator: tuple[Expr, Expr]  # s and what it stands for, sum_k e^{z_k}
+    rule_rhs: Expr  # (d e^{z_i} / d z_j) s - e^{z_i} (d s / d z_j), over s^2
+    denominator_partial: tuple[Expr, Expr]  # d s / d z_j = e^{z_j}: only the term k = j
+    conditions: tuple[Expr, ...]  # i = j, i != j
+    cases: tuple[tuple[Expr, ...], ...]  # each case's equal forms, its value last
+    matrix_lhs: Expr | None  # None when a later step assembles the matrix
+    matrix_rhs: Expr | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +254,7 @@ Step = (
     | LocalDerivative
     | Symmetric
     | WorkedRule
+    | QuotientRule
 )
 KINDS = tuple(
     cls.kind
@@ -243,6 +264,7 @@ KINDS = tuple(
         TermPartial,
         WorkedRule,
         LocalDerivative,
+        QuotientRule,
         Sparsity,
         Generalization,
         JacobianAssembly,

@@ -248,6 +248,12 @@ class DerivtexLatexPrinter(LatexPrinter):
         args = [a for a in expr.args if a != 1] or [sympy.Integer(1)]  # a 1 only keeps the order
         sign = "- " if args[0] == -1 and len(args) > 1 else ""
         args = args[1:] if sign else args
+        below = [a for a in args if _is_reciprocal(a)]
+        if below and not self._elementwise:  # e^{z_3} / sum_k e^{z_k}, not (1 / sum) e^{z_3}
+            above = [a for a in args if not _is_reciprocal(a)] or [sympy.Integer(1)]
+            top = self._print(sympy.Mul(1, *above, evaluate=False))
+            bottom = self._print(sympy.Mul(*(1 / a for a in below)))
+            return sign + rf"\frac{{{top}}}{{{bottom}}}"
         tex = ""
         for position, arg in enumerate(args):
             arg_tex = self._print(arg)
@@ -505,6 +511,11 @@ def precedence_of(expr: sympy.Basic) -> int:
     if isinstance(expr, sympy.MatMul):
         return PRECEDENCE["Mul"]
     return int(precedence_traditional(expr))
+
+
+def _is_reciprocal(expr: sympy.Basic) -> bool:
+    """A factor 1 / b of a scalar product (b^{-1}, b^{-1/2}): it prints under a fraction bar."""
+    return isinstance(expr, sympy.Pow) and expr.exp.is_Rational and bool(expr.exp < 0)
 
 
 def _is_scalar_of(expr: sympy.Basic) -> bool:
