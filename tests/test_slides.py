@@ -45,6 +45,8 @@ HEADINGS = {
     "batch_rows": "Stacked data points",
     "chain_rule": "Chain rule",
     "elementwise": "Elementwise function",
+    "second_partial": "Second partial",
+    "hessian_assembly": "Hessian assembly",
     "summary": "Result",
 }
 
