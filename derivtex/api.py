@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from derivtex.calculus.derivative import derive_graph
+from derivtex.calculus.second import check_scalar, hessian
 from derivtex.derivation.model import Derivation
 from derivtex.derivation.planner import plan
+from derivtex.derivation.second import plan_second
 from derivtex.errors import BudgetError, DerivtexError, InputError, UnsupportedError
 from derivtex.language.limits import LIMITS
 from derivtex.language.parser import parse
@@ -31,6 +33,7 @@ def derive(
     example: Mapping[str, int | tuple[int, ...]] | None = None,
     steps: bool | Iterable[str] | None = None,
     timeout: float | None = LIMITS.timeout,
+    order: int = 1,
 ) -> Derivation:
     """Differentiate the output of `text` (or the statement `of`) by the input `wrt`.
 
@@ -39,11 +42,12 @@ def derive(
     applies; a collection of step kinds keeps only those (component_formula and summary always
     stay). `example` chooses the worked components, e.g. {"y": (3,), "x": (7,)}.
     `timeout` is the wall-clock budget in seconds (None: no budget); past it BudgetError.
+    `order=2` gives the Hessian of a scalar output (the gradient's steps, then its derivative).
     Errors that escape from sympy on an input derivtex cannot handle become UnsupportedError.
     """
     with _budget(timeout, text):
         try:
-            return _derive(text, wrt, shapes, of, layout, example, steps)
+            return _derive(text, wrt, shapes, of, layout, example, steps, check_order(order))
         except DerivtexError:
             raise
         except (
@@ -109,14 +113,30 @@ def _budget(timeout: float | None, text: object) -> Iterator[None]:
 _STAGE = ["starting"]  # what derive() was doing, for BudgetError's "here is why"
 
 
-def _derive(text, wrt, shapes, of, layout, example, steps) -> Derivation:
+def check_order(order: object) -> int:
+    """1 (the Jacobian or gradient) or 2 (the Hessian of a scalar); anything else is bad input."""
+    if isinstance(order, bool) or order not in (1, 2):
+        raise InputError(
+            f"order must be 1 or 2, not {order!r}",
+            hint="order=1 is the first derivative; order=2 the Hessian of a scalar output",
+        )
+    return int(order)  # type: ignore[call-overload]
+
+
+def _derive(text, wrt, shapes, of, layout, example, steps, order=1) -> Derivation:
     _STAGE[0] = "parsing and type-checking the text"
     layout = choice(Layout, layout, "layout")
     shapes = _shapes(shapes)
     graph = lower(parse(text, set(shapes)), shapes, of)
+    if order == 2:
+        wrt = _one_variable(wrt)
     check_wrt(graph, wrt)
+    if order == 2:
+        check_scalar(graph)
     _STAGE[0] = "differentiating in index form (the index terms multiply with every factor)"
     derivative = derive_graph(graph, wrt, layout)
+    if order == 2:
+        return _second(derivative, example, steps)
     if steps is False:
         return Derivation(derivative, None, ())
     _STAGE[0] = "verifying the result exactly and numerically"
@@ -125,6 +145,32 @@ def _derive(text, wrt, shapes, of, layout, example, steps) -> Derivation:
     _STAGE[0] = "planning the worked steps"
     worked = plan(derivative, report, example=dict(example) if example else None, only=only)
     return Derivation(derivative, report, worked)
+
+
+def _one_variable(wrt: object) -> str:
+    """The Hessian's variable: wrt=("x", "x") is x; mixed second derivatives are not supported."""
+    if isinstance(wrt, tuple | list):
+        if len(wrt) == 2 and wrt[0] == wrt[1] and isinstance(wrt[0], str):
+            return wrt[0]
+        raise UnsupportedError(
+            f"mixed second derivatives (order=2, wrt={tuple(wrt)!r}) are not supported yet",
+            hint='derive the Hessian by one variable at a time: order=2, wrt="x"',
+        )
+    return wrt  # type: ignore[return-value]
+
+
+def _second(derivative, example, steps) -> Derivation:
+    """The Hessian: the gradient verified and worked first, then its own derivative."""
+    found = hessian(derivative)
+    if steps is False:
+        return Derivation(derivative, None, (), found)
+    _STAGE[0] = "verifying the gradient and the Hessian exactly and numerically"
+    report, second_report = derivative.verify(), found.verify()
+    only = None if steps is None or steps is True else tuple(steps)
+    _STAGE[0] = "planning the worked steps"
+    example = dict(example) if example else None
+    worked = plan_second(found, report, second_report, example=example, only=only)
+    return Derivation(derivative, second_report, worked, found)
 
 
 def _shapes(shapes: Mapping[str, str | Shape] | None) -> Mapping[str, str | Shape]:
@@ -136,8 +182,9 @@ def _shapes(shapes: Mapping[str, str | Shape] | None) -> Mapping[str, str | Shap
 
 
 def default_name(d: Derivation) -> str:
-    """The file stem of a derivation's handout: dy-dx."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"d{d.output}-d{d.wrt}")
+    """The file stem of a derivation's handout: dy-dx (a Hessian: d2L-dx2)."""
+    stem = f"d{d.output}-d{d.wrt}" if d.order == 1 else f"d2{d.output}-d{d.wrt}2"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem)
 
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -177,7 +224,8 @@ def write_handout(
     from derivtex.tex.runner import compile_pdf
 
     stem = default_name(d) if name is None else check_name(name)
-    heading = title or f"The derivative of {d.output} by {d.wrt}"
+    what = "derivative" if d.order == 1 else "Hessian"
+    heading = title or f"The {what} of {d.output} by {d.wrt}"
     tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)
     tex_path = Path(out_dir) / f"{stem}.tex"
     if not overwrite:

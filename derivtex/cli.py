@@ -109,14 +109,23 @@ def _spec_paths(paths: tuple[Path, ...], config) -> tuple[Path, ...]:
     )
 
 
-def _derive(text, wrt, shape, layout, example):
+def _derive(text, wrt, shape, layout, example, order=1):
     from derivtex.api import derive
 
-    return _run(derive, text, wrt, _shapes(shape), layout=layout, example=_example(example))
+    return _run(
+        derive, text, wrt, _shapes(shape), layout=layout, example=_example(example), order=order
+    )
 
 
 def _common(fn):
     fn = click.option("--example", help='Worked components, e.g. "y=3,x=7".')(fn)
+    fn = click.option(
+        "--order",
+        type=int,
+        default=1,
+        show_default=True,
+        help="1: the derivative; 2: the Hessian of a scalar output.",
+    )(fn)
     fn = click.option(
         "--layout",
         type=click.Choice([m.value for m in Layout]),
@@ -161,9 +170,9 @@ def main() -> None:
 @main.command()
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Steps as JSON (LaTeX and srepr).")
-def plan(text, wrt, shape, layout, example, as_json) -> None:
+def plan(text, wrt, shape, layout, example, order, as_json) -> None:
     """Print the steps of a derivation as text (or JSON)."""
-    d = _derive(text, wrt, shape, layout, example)
+    d = _derive(text, wrt, shape, layout, example, order)
     from derivtex.rendering.printer import notation
     from derivtex.rendering.serialize import fields, plain, step_data
 
@@ -206,6 +215,7 @@ def derive(
     shape,
     layout,
     example,
+    order,
     out_dir,
     name,
     title,
@@ -221,7 +231,7 @@ def derive(
     from derivtex.project.formats import write_formats
 
     config = _project()
-    d = _derive(text, wrt, shape, layout, example)
+    d = _derive(text, wrt, shape, layout, example, order)
     paths = _run(
         write_formats,
         d,

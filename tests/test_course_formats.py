@@ -1,4 +1,4 @@
-"""The course spec (21 derivations) in all three formats: handout, slides and page."""
+"""The course spec (23 derivations) in all three formats: handout, slides and page."""
 
 from __future__ import annotations
 

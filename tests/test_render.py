@@ -321,13 +321,17 @@ def test_many_derivations_render_and_compile(tmp_path: Path) -> None:
         )
         for n, (text, shapes, wrt) in enumerate(MANY)
     ]
+    hessian = derivtex.derive(
+        "L = norm(W x - t)^2", "x", {"W": "C x D", "x": "D", "t": "C"}, order=2
+    )
+    sections.append(section(hessian, title="A Hessian"))
     kinds = {step.kind for s in sections for step in s.steps}
     assert kinds == set(KINDS)
     tex = tmp_path / "many.tex"
     tex.write_text(render(sections, title="Many"))
     result = compile_pdf(tex, timeout=180)
     text = pdf_text(result.pdf)
-    assert text.count("Verified") == len(MANY)
+    assert text.count("Verified") == len(MANY) + 1
     assert not [w for w in result.warnings if w.startswith("Overfull")]
 
 

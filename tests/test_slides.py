@@ -48,6 +48,8 @@ HEADINGS = {
     "symmetric": "Symmetric matrices",
     "worked_rule": "The derivative of a",  # an inverse, a determinant
     "quotient_rule": "Quotient rule",
+    "second_partial": "Second partial",
+    "hessian_assembly": "Hessian assembly",
     "summary": "Result",
 }
 

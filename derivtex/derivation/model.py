@@ -12,6 +12,7 @@ import sympy
 from derivtex.calculus.derivative import Derivative
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import Target
+from derivtex.calculus.second import Hessian
 from derivtex.calculus.verify import VerificationReport
 from derivtex.derivation.steps import Step
 from derivtex.language import ir
@@ -24,11 +25,21 @@ class Derivation:
     """What derive() returns, complete: the derivative, its proof and its worked steps.
 
     `report` is None and `steps` empty when derive() was asked for the result alone.
+    With `hessian` (order=2), the results below are the Hessian's; `derivative` is the gradient.
     """
 
     derivative: Derivative
     report: VerificationReport | None
     steps: tuple[Step, ...]
+    hessian: Hessian | None = None
+
+    @property
+    def order(self) -> int:
+        return 1 if self.hessian is None else 2
+
+    @property
+    def _final(self) -> Derivative | Hessian:
+        return self.derivative if self.hessian is None else self.hessian
 
     # The derivative's fields, for readers of a Derivation.
     @property
@@ -49,15 +60,15 @@ class Derivation:
 
     @property
     def index(self) -> IndexDerivative:
-        return self.derivative.index
+        return self._final.index
 
     @property
     def matrix(self) -> sympy.Basic | None:
-        return self.derivative.matrix
+        return self._final.matrix
 
     @property
     def target(self) -> Target | None:
-        return self.derivative.target
+        return self._final.target
 
     @property
     def output(self) -> str:
@@ -74,24 +85,27 @@ class Derivation:
     @property
     def index_result(self) -> sympy.Expr:
         """d out[i...] / d wrt[j...] in index form (Kronecker deltas where they remain)."""
-        return self.derivative.index_result
+        return self._final.index_result
 
     @property
     def result(self) -> sympy.Basic:
         """The matrix/tensor form, with the tool's own names put back; else the index form."""
-        return self.derivative.answer
+        return self.derivative.answer if self.hessian is None else self.hessian.result
 
     @property
     def has_matrix_form(self) -> bool:
-        return self.derivative.has_matrix_form
+        return self._final.has_matrix_form
 
     def evaluate(self, values: Mapping[str, Any]) -> np.ndarray:
-        """The derivative at `values`, shape out.shape + wrt.shape (numerator layout)."""
-        return self.derivative.evaluate(values)
+        """The derivative at `values`, shape out.shape + wrt.shape (numerator layout).
+
+        A Hessian has shape wrt.shape + wrt.shape.
+        """
+        return self._final.evaluate(values)
 
     def verify(self, *, seed: int = 0, trials: int = 2) -> VerificationReport:
         """Run the exact and finite-difference checks again; raises VerificationError."""
-        return self.derivative.verify(seed=seed, trials=trials)
+        return self._final.verify(seed=seed, trials=trials)
 
     # Presentation, for notebooks: the printer lives in the rendering layer (see ARCHITECTURE.md).
     def latex(self, vectors: VectorStyle | str = VectorStyle.ARROW) -> str:

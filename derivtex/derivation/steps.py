@@ -239,6 +239,39 @@ class Summary:
     report: VerificationReport | None
 
 
+@dataclass(frozen=True, slots=True)
+class SecondPartial:
+    """One gradient component differentiated by one entry: the Hessian's worked entry."""
+
+    kind: ClassVar[str] = "second_partial"
+    justification: str
+    lhs: Expr  # d^2 L / d x_3 d x_7
+    gradient_entry: Expr  # d L / d x_3
+    component: Expr  # the gradient component's formula
+    wrt_entry: Expr
+    terms: tuple[Expr, ...]  # the component's terms
+    values: tuple[Expr, ...]  # the partial of each term by wrt_entry, worked out
+    links: tuple[tuple[Expr, Expr], ...]  # (d r_k / d x_7, its value) for the entries used
+    rules: tuple[str, ...]
+    result: Expr
+    general_lhs: Expr  # d^2 L / d x_i d x_j
+    general: Expr  # the Hessian's index form
+    symmetric: bool  # verified: the Hessian equals its transpose
+
+
+@dataclass(frozen=True, slots=True)
+class HessianAssembly:
+    """The grid of second partials, the grid of entries, the matrix form, and its symmetry."""
+
+    kind: ClassVar[str] = "hessian_assembly"
+    justification: str
+    lhs: Expr
+    partials: Grid
+    entries: Grid | None  # None when the entries are too long to show in a grid
+    result: Expr
+    symmetric: bool  # verified: every (i, j) entry equals the (j, i) entry
+
+
 Step = (
     ComponentFormula
     | SumExpansion
@@ -255,6 +288,8 @@ Step = (
     | Symmetric
     | WorkedRule
     | QuotientRule
+    | SecondPartial
+    | HessianAssembly
 )
 KINDS = tuple(
     cls.kind
@@ -273,6 +308,8 @@ KINDS = tuple(
         ChainRule,
         Elementwise,
         Symmetric,
+        SecondPartial,
+        HessianAssembly,
         Summary,
     )
 )

@@ -427,7 +427,14 @@ def _section(dspec: DerivationSpec) -> Section:
     given, wrt, shapes = dspec.given, dspec.wrt, dict(dspec.shapes)
     example = dict(dspec.example)
     d = derive(
-        given, wrt, shapes, of=dspec.of, layout=dspec.layout, example=example, steps=dspec.steps
+        given,
+        wrt,
+        shapes,
+        of=dspec.of,
+        layout=dspec.layout,
+        example=example,
+        steps=dspec.steps,
+        order=dspec.order,
     )
     return section(d, title=dspec.title or dspec.name, intro=dspec.intro, vectors=dspec.vectors)
 

@@ -16,9 +16,11 @@ from derivtex.errors import SpecError
 from derivtex.options import Layout, Mode, VectorStyle
 
 TOP_KEYS = ("title", "author", "date", "course", "intro", "defaults", "givens", "derivation")
-DEFAULTS_KEYS = ("layout", "vectors", "example", "templates", "shapes", "steps", "formats")
+DEFAULTS_KEYS: tuple[str, ...] = ("layout", "vectors", "example", "templates", "shapes", "steps")
+DEFAULTS_KEYS += ("formats",)
+DEFAULTS_KEYS += ("order",)
 DERIVATION_KEYS: tuple[str, ...] = ("name", "title", "intro", "given", "shapes", "wrt", "of")
-DERIVATION_KEYS += ("example", "layout", "vectors", "steps")
+DERIVATION_KEYS += ("example", "layout", "vectors", "steps", "order")
 CHOICES = {
     "layout": tuple(m.value for m in Layout),
     "vectors": tuple(m.value for m in VectorStyle),
@@ -47,6 +49,7 @@ class DerivationSpec:
     line: int
     key_lines: tuple[tuple[str, int], ...]
     steps: tuple[str, ...] | None = None  # the optional step kinds to keep; None: all
+    order: int = 1  # 2: the Hessian of a scalar output
 
     def line_of(self, key: str) -> int:
         """The 1-based line of `key` in this derivation, else of its [[derivation]] header."""
@@ -263,6 +266,17 @@ class _Where:
             raise self.bad("steps", f"unknown step kind '{kind}'", hint)
         return tuple(value)
 
+    def order(self, table: Mapping[str, Any]) -> int | None:
+        """order = 1 (the derivative) or 2 (the Hessian of a scalar output)."""
+        value = table.get("order")
+        if value is None:
+            return None
+        if isinstance(value, bool) or value not in (1, 2):
+            got = repr(value) if isinstance(value, int) else _type_name(value)
+            hint = "write order = 2 for the Hessian of a scalar output, or order = 1"
+            raise self.bad("order", f"expected 1 or 2, got {got}", hint)
+        return int(value)
+
     def example(self, table: Mapping[str, Any]) -> Example | None:
         hint = "write example = { y = 3, x = [7, 2] } (an index or an array of indices)"
         entries = self.table(table, "example", hint)
@@ -334,6 +348,7 @@ class SpecDefaults:
     shapes: tuple[tuple[str, str], ...] = ()  # merged under each derivation's own shapes
     steps: tuple[str, ...] | None = None
     formats: tuple[str, ...] | None = None  # the outputs; None: as the command says
+    order: int = 1
 
 
 NO_DEFAULTS = SpecDefaults()
@@ -370,6 +385,7 @@ def read_defaults(table: Mapping[str, Any], where: _Where, base: SpecDefaults) -
         shapes=tuple((dict(base.shapes) | dict(shapes)).items()),
         steps=base.steps if steps is None else steps,
         formats=_formats(where, table) or base.formats,
+        order=where.order(table) or base.order,
     )
 
 
@@ -436,6 +452,7 @@ def _derivations(
         line=where.line,
         key_lines=tuple((key, where.line_of(key)) for key in table),
         steps=defaults.steps if steps is None else steps,
+        order=where.order(table) or defaults.order,
     )
     if len(variables) == 1:
         return (one,)

@@ -66,14 +66,14 @@ def section(
     note = notation(d.graph, vectors)
     statements = _statements(d)
     inputs = tuple((symbol(n, s), _space(s, note)) for n, s in d.graph.inputs)
-    asked = sympy.Derivative(
-        symbol(d.output, d.out_shape), symbol(d.wrt, d.wrt_shape), evaluate=False
-    )
+    by = (symbol(d.wrt, d.wrt_shape),) * getattr(d, "order", 1)
+    asked = sympy.Derivative(symbol(d.output, d.out_shape), *by, evaluate=False)
     shapes = dict(d.graph.inputs) | {df.name: df.op.shape for df in d.graph.definitions}
     if title:
         heading = Tex(prose_tex(title, shapes, note, what="title"))
     else:
-        heading = f"The derivative of {d.output} by {d.wrt}"
+        what = "Hessian" if getattr(d, "order", 1) == 2 else "derivative"
+        heading = f"The {what} of {d.output} by {d.wrt}"
     text = None if intro is None else Tex(prose_tex(intro, shapes, note, what="intro"))
     plain = title or str(heading)
     notes = tuple(str(n) for n in d.derivative.notes)

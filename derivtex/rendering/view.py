@@ -129,9 +129,11 @@ def grid_view(
 
 
 GRID_FIELDS = {("jacobian_assembly", "partials"), ("jacobian_assembly", "entries")}
+GRID_FIELDS |= {("hessian_assembly", "partials"), ("hessian_assembly", "entries")}
 # Equations a template may set over several lines: (kind, field) -> the points its lines may fill
 # beside the left-hand side (summary: a 0.9 \linewidth box; jacobian_assembly: an align*).
 BROKEN_FIELDS = {("summary", "result"): 340.0, ("jacobian_assembly", "result"): 420.0}
+BROKEN_FIELDS[("hessian_assembly", "result")] = 420.0
 CONTINUATION_INDENT = 24.0  # a continued line starts with \qquad after the alignment point
 
 
