@@ -148,7 +148,7 @@ def test_a_bad_derivation_fails_its_spec_while_the_others_build(tmp_path: Path) 
     specs = tmp_path / "specs"
     good, bad = write(specs, "good.toml", GOOD), write(specs, "bad.toml", BAD)
     result = run("build", specs, "-o", tmp_path / "out")  # two specs: a process pool
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (an unknown function, a shape mismatch)
     assert "built good.pdf" in result.output
     assert f"FAILED {bad}" in result.output
     assert f"{bad}:4: derivation 'typo': unknown function 'sigmod'\n" in result.output
@@ -162,7 +162,7 @@ def test_a_bad_derivation_fails_its_spec_while_the_others_build(tmp_path: Path) 
     pdf, stamp = tmp_path / "out" / "good.pdf", tmp_path / "out" / ".derivtex" / "good.json"
     before = (pdf.read_bytes(), stamp.read_bytes())
     good.write_text(BAD.replace("Bad handout", "Broken now"), encoding="utf-8")
-    assert run("build", good, "-o", tmp_path / "out").exit_code == 1
+    assert run("build", good, "-o", tmp_path / "out").exit_code == 2
     assert (pdf.read_bytes(), stamp.read_bytes()) == before
 
 
@@ -192,7 +192,7 @@ def test_check_passes_good_specs_and_fails_on_one_bad_derivation(tmp_path: Path)
     assert run("check", good).exit_code == 0
     assert run("check", good).output == f"checked {good}\n1 checked, 0 failed\n"
     result = run("check", good, bad)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"FAILED {bad}" in result.output
 
 

@@ -65,5 +65,5 @@ def test_a_bad_dollar_in_a_spec_names_the_file_and_line(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["check", str(spec)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, like a bad expression
     assert f"{spec}:6: derivation 'derivation-1': the intro has $W ++ x$" in result.output

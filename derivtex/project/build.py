@@ -37,6 +37,7 @@ from derivtex.project.report import (
     derivation_problem,
     error_lines,
     failed_pdf,
+    failure_code,
     is_failure,
     overfull_problem,
     report,
@@ -360,7 +361,7 @@ def _render_task(task: Task) -> Rendered | Outcome:
     started = time.perf_counter()
     texts, problems = _texts(task.spec, [output.document for output in task.outputs])
     if problems:
-        return Outcome(task.spec.path, "failed", problems=problems, code=1)
+        return Outcome(task.spec.path, "failed", problems=problems, code=failure_code(problems))
     return Rendered(task, texts, time.perf_counter() - started)
 
 
@@ -412,7 +413,9 @@ def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
             sections.append(_section(dspec))
         except DerivtexError as exc:
             key = getattr(exc, "key", "given")  # a $...$ in a title or intro names its key
-            problems.append(derivation_problem(spec, dspec, *error_lines(exc), key=key))
+            problems.append(
+                derivation_problem(spec, dspec, *error_lines(exc), key=key, code=exc.exit_code)
+            )
         except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
             message = f"internal error ({type(exc).__name__}: {exc}); please report it"
             problems.append(derivation_problem(spec, dspec, message, ()))
@@ -500,7 +503,7 @@ def _check_one(path: Path, defaults: SpecDefaults) -> Outcome:
     # Rendering is cheap and finds template errors (a user's templates too) before a build does.
     problems = _texts(spec, DOCUMENTS)[1]
     if problems:
-        return Outcome(path, "failed", problems=problems, code=1)
+        return Outcome(path, "failed", problems=problems, code=failure_code(problems))
     return Outcome(path, "checked", seconds=time.perf_counter() - started)
 
 

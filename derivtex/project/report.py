@@ -36,6 +36,7 @@ class Problem:
     summary: str
     details: tuple[str, ...] = ()
     level: str = "error"  # or "warning": reported, but the spec still builds
+    code: int = 1  # the exit code it calls for: 2 for bad input, 1 for a failure of the build
 
     def text(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -74,11 +75,21 @@ def error_lines(exc: DerivtexError) -> tuple[str, tuple[str, ...]]:
 
 
 def derivation_problem(
-    spec: Spec, dspec: DerivationSpec, summary: str, details: tuple[str, ...], key: str = "given"
+    spec: Spec,
+    dspec: DerivationSpec,
+    summary: str,
+    details: tuple[str, ...],
+    key: str = "given",
+    code: int = 1,
 ) -> Problem:
     """A failed derivation, at the line of the key at fault (its given, its title or intro)."""
     text = f"derivation '{dspec.name}': {summary}"
-    return Problem(str(spec.path), dspec.line_of(key), text, details)
+    return Problem(str(spec.path), dspec.line_of(key), text, details, code=code)
+
+
+def failure_code(problems: Iterable[Problem]) -> int:
+    """2 when every problem is bad input (a spec to fix), else 1 (a build that failed)."""
+    return 2 if all(p.code == 2 for p in problems) else 1
 
 
 def spec_failure(path: Path, exc: OSError | SpecError) -> Outcome:
