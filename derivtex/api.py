@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -213,11 +213,13 @@ def write_handout(
     templates: Path | None = None,
     timeout: float = 120.0,
     overwrite: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Path, ...]:
     """Render, write and compile one derivation's handout; returns the paths written.
 
     `overwrite=False` refuses to replace a .tex (or its PDF) that holds another handout: the
     same name for another derivation, e.g. dy-dx for both y = W x and y = x W.
+    `warn` is called with each overfull box TeX reports ("overfull box, 12pt too wide ...").
     """
     # Imported here: jinja and the TeX runner are for handouts; plan and check never load them.
     from derivtex.rendering.document import render, section
@@ -234,6 +236,9 @@ def write_handout(
     if tex_only:
         return (tex_path,)
     result = compile_pdf(tex_path, timeout=timeout, png=png)
+    if warn is not None:
+        for box in result.overfull:
+            warn(f"{result.pdf.name}: {box.text()}")
     return (tex_path, result.pdf, *result.pngs)
 
 

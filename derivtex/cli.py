@@ -245,6 +245,7 @@ def derive(
         templates=_pick(templates, config.defaults.templates, None),
         timeout=timeout,
         overwrite=force,
+        warn=lambda message: click.echo(f"warning: {message}", err=True),
     )
     for path in paths:
         click.echo(str(path))

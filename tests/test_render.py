@@ -414,3 +414,19 @@ def test_broadcast_and_kink_notes_are_stated_in_the_handout(tmp_path: Path) -> N
     text = " ".join(pdf_text(compile_pdf(tex).pdf).split())
     assert "Note. In Y, a row (1 x C) is repeated down the N rows" in text
     assert "holds where u is not 0 (u = x_i)" in text
+
+
+@needs_tex
+def test_derive_reports_an_overfull_box_as_a_warning(tmp_path: Path) -> None:
+    wide = tmp_path / "wide" / "steps"
+    wide.mkdir(parents=True)
+    (wide / "summary.tex.j2").write_text("\\noindent\\rule{3\\textwidth}{1pt}\\par\n")
+    args = ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D"]
+    result = CliRunner().invoke(
+        main, [*args, "-o", str(tmp_path / "a"), "--templates", str(tmp_path / "wide")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: dy-dx.pdf: overfull box" in result.stderr
+    assert (tmp_path / "a" / "dy-dx.pdf").exists()  # a warning: the PDF is still written
+    clean = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "b")])
+    assert clean.exit_code == 0 and "overfull" not in clean.stderr

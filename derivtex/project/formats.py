@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,7 @@ def write_formats(
     templates: Path | None = None,
     timeout: float = 120.0,
     overwrite: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Path, ...]:
     """One derivation in each format (derivtex derive --format); returns the paths written.
 
@@ -131,13 +132,15 @@ def write_formats(
                 templates=templates,
                 timeout=timeout,
                 overwrite=overwrite,
+                warn=warn,
             )
             continue
         stem = default_name(d) if name is None else check_name(name)
-        heading = title or f"The derivative of {d.output} by {d.wrt}"
+        what = "derivative" if d.order == 1 else "Hessian"
+        heading = title or f"The {what} of {d.output} by {d.wrt}"
         text = _render_one(d, fmt, heading, vectors, templates)
         path = output_path(stem, out_dir, fmt)
-        written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite)
+        written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite, warn)
     return tuple(written)
 
 
@@ -158,6 +161,7 @@ def _write_one(
     png: bool,
     timeout: float,
     overwrite: bool,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Path, ...]:
     from derivtex.api import _check_unclaimed
     from derivtex.tex.files import write_text_atomic
@@ -173,4 +177,7 @@ def _write_one(
     if tex_only:
         return (source,)
     result = compile_pdf(source, timeout=timeout, png=png)
+    if warn is not None:
+        for box in result.overfull:
+            warn(f"{result.pdf.name}: {box.text()}")
     return (source, result.pdf, *result.pngs)
