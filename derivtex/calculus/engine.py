@@ -49,6 +49,11 @@ def deltas(a: Idx, b: Idx) -> sympy.Expr:
     return sympy.Mul(*(sympy.KroneckerDelta(x, y) for x, y in zip(a, b, strict=True)))
 
 
+def reserved_names(graph: ir.Graph) -> frozenset[str]:
+    """The names an index letter must not take: every tensor's and every declared size's."""
+    return frozenset(graph.names | {str(s) for _, sh in graph.inputs for s in sh.free_dims})
+
+
 def index_letters(avoid: frozenset[str]) -> tuple[sympy.Symbol, ...]:
     """Readable index names that clash with no tensor or dimension name."""
     letters = [c for c in INDEX_LETTERS if c not in avoid]
@@ -332,8 +337,7 @@ def differentiate(graph: ir.Graph, wrt: str) -> IndexDerivative:
     """The derivative of the graph's output by `wrt`, in index form with readable index names."""
     engine = Engine(graph)
     out_shape, wrt_shape = graph.shape_of(graph.output), graph.shape_of(wrt)
-    avoid = graph.names | {str(s) for _, sh in graph.inputs for s in sh.free_dims}
-    letters = index_letters(frozenset(avoid))
+    letters = index_letters(reserved_names(graph))
     n_out, n_wrt = len(out_shape.free_dims), len(wrt_shape.free_dims)
     out_idx, wrt_idx = letters[:n_out], letters[n_out : n_out + n_wrt]
     terms = engine.deriv(ir.Ref(graph.output, out_shape), out_idx, wrt, wrt_idx)

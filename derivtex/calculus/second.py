@@ -12,7 +12,7 @@ import sympy
 from derivtex.calculus import numeric as N
 from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative
-from derivtex.calculus.engine import Engine, Idx, IndexDerivative, index_letters
+from derivtex.calculus.engine import Engine, Idx, IndexDerivative, index_letters, reserved_names
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto, target
 from derivtex.calculus.verify_second import verify_hessian
 from derivtex.errors import InputError
@@ -96,8 +96,7 @@ def hessian(gradient: Derivative) -> Hessian:
     check_scalar(graph)
     dims = gradient.index.wrt_dims
     n = len(dims)
-    avoid = graph.names | {str(s) for _, sh in graph.inputs for s in sh.free_dims}
-    letters = index_letters(frozenset(avoid))
+    letters = index_letters(reserved_names(graph))
     first, second = letters[:n], letters[n : 2 * n]
     engine = Engine(graph)
     grad = T.substitute(

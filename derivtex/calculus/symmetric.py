@@ -15,6 +15,7 @@ import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.verify import finite_differences
 from derivtex.errors import VerificationError
 from derivtex.language import ir
 
@@ -104,22 +105,11 @@ def _vector_by_vector(graph: ir.Graph, wrt: str) -> bool:
     return len(out.free_dims) == 1 and len(by.free_dims) == 1
 
 
-def _differences(graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:
+def _differences(graph: ir.Graph, wrt: str, values: dict) -> np.ndarray:
     """d out / d wrt by central differences; by a symmetric wrt, X_{k,l} and X_{l,k} together."""
-    out_shape = graph.shape_of(graph.output)
-
-    def f(v: dict) -> np.ndarray:
-        arrays, _ = N.bind(graph, v)
-        return np.asarray(N.to_numpy_shape(N.eval_graph(graph, arrays)[graph.output], out_shape))
-
     base = np.asarray(values[wrt], dtype=float)
-    symmetric = wrt in names(graph)
-    out = np.zeros(f(values).shape + base.shape)
-    for pos in np.ndindex(base.shape):
-        step = np.zeros_like(base)
-        step[pos] = 1.0
-        if symmetric:
-            step[pos[::-1]] = 1.0
-        plus, minus = f({**values, wrt: base + h * step}), f({**values, wrt: base - h * step})
-        out[(..., *pos)] = (plus - minus) / (2 * h)
-    return out
+    steps = np.eye(base.size).reshape((base.size, *base.shape))
+    if wrt in names(graph):  # each step also moves the mirrored entry
+        steps = np.maximum(steps, np.swapaxes(steps, 1, 2))
+    fd = finite_differences(graph, wrt, values, directions=steps)
+    return fd.reshape(fd.shape[:-1] + base.shape)

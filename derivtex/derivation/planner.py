@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import sympy
 
+from derivtex.calculus import symmetric as SYM
 from derivtex.calculus.derivative import Derivative, derive_graph
 from derivtex.calculus.verify import VerificationReport
 from derivtex.derivation import steps as S
@@ -116,7 +117,7 @@ def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
 # -- summary and the plan ------------------------------------------------------------------------
 def symmetric(d: Derivative) -> S.Symmetric:
     """The entrywise result under X^T = X; by a symmetric variable, the gradient (G + G^T)/2."""
-    sym = sorted(n for n, s in d.graph.inputs if s.symmetric)
+    sym = sorted(SYM.names(d.graph))
     lhs = partial(whole(d, d.output), whole(d, d.wrt))
     if d.wrt in sym:
         g = d.result

@@ -11,7 +11,7 @@ import sympy
 
 from derivtex.calculus import mexpr
 from derivtex.calculus.derivative import Derivative
-from derivtex.calculus.engine import index_letters
+from derivtex.calculus.engine import index_letters, reserved_names
 from derivtex.derivation import steps as S
 from derivtex.derivation.stepmath import SumExcept
 from derivtex.language import ir
@@ -40,8 +40,7 @@ def _on_path(d: Derivative, name: str, arg: str) -> bool:
 
 
 def _letters(d: Derivative, n: int) -> tuple[sympy.Symbol, ...]:
-    avoid = d.graph.names | {str(s) for _, sh in d.graph.inputs for s in sh.free_dims}
-    return index_letters(frozenset(avoid))[:n]
+    return index_letters(reserved_names(d.graph))[:n]
 
 
 def _entry(name: str, *idx: sympy.Expr) -> sympy.Expr:
@@ -100,8 +99,7 @@ def determinant_rule(d: Derivative, x: str, inv: str, log: bool) -> S.WorkedRule
     """d det X / dX_{i,j} = C_{i,j} = det(X) (X^{-1})_{j,i}, from the cofactor expansion."""
     i, j, _, l = _letters(d, 4)  # noqa: E741 - l is an index, as in the notes
     size = d.graph.shape_of(x).rows
-    taken = d.graph.names | {str(s) for _, sh in d.graph.inputs for s in sh.free_dims}
-    c = next(n for n in ("C", "K", "G", "M", "C_f") if n not in taken)
+    c = next(n for n in ("C", "K", "G", "M", "C_f") if n not in reserved_names(d.graph))
     det = sympy.Determinant(mexpr.symbol(x, d.graph.shape_of(x)))
     X, C = (lambda a, b: _entry(x, a, b)), (lambda a, b: _entry(c, a, b))  # noqa: E731
     rest = SumExcept.make(_mul(X(i, l), C(i, l)), (((l,), (j,), (size,)),))
