@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from derivtex.calculus.derivative import derive_graph
 from derivtex.calculus.second import check_scalar, hessian
@@ -21,6 +22,9 @@ from derivtex.language.shapes import Shape
 from derivtex.language.typecheck import check_wrt, lower
 from derivtex.options import Layout, VectorStyle, choice
 from derivtex.tex.files import write_text_atomic
+
+if TYPE_CHECKING:
+    from derivtex.tex.runner import CompileResult
 
 
 def derive(
@@ -181,6 +185,12 @@ def _shapes(shapes: Mapping[str, str | Shape] | None) -> Mapping[str, str | Shap
     return shapes
 
 
+def default_title(d: Derivation) -> str:
+    """The heading of a derivation's handout when none is given."""
+    what = "derivative" if d.order == 1 else "Hessian"
+    return f"The {what} of {d.output} by {d.wrt}"
+
+
 def default_name(d: Derivation) -> str:
     """The file stem of a derivation's handout: dy-dx (a Hessian: d2L-dx2)."""
     stem = f"d{d.output}-d{d.wrt}" if d.order == 1 else f"d2{d.output}-d{d.wrt}2"
@@ -226,8 +236,7 @@ def write_handout(
     from derivtex.tex.runner import compile_pdf
 
     stem = default_name(d) if name is None else check_name(name)
-    what = "derivative" if d.order == 1 else "Hessian"
-    heading = title or f"The {what} of {d.output} by {d.wrt}"
+    heading = title or default_title(d)
     tex = render([section(d, title=heading, vectors=vectors)], title=heading, templates=templates)
     tex_path = Path(out_dir) / f"{stem}.tex"
     if not overwrite:
@@ -236,10 +245,15 @@ def write_handout(
     if tex_only:
         return (tex_path,)
     result = compile_pdf(tex_path, timeout=timeout, png=png)
+    warn_overfull(result, warn)
+    return (tex_path, result.pdf, *result.pngs)
+
+
+def warn_overfull(result: CompileResult, warn: Callable[[str], None] | None) -> None:
+    """Pass each overfull box of a compiled PDF to `warn`, as `build` reports them."""
     if warn is not None:
         for box in result.overfull:
             warn(f"{result.pdf.name}: {box.text()}")
-    return (tex_path, result.pdf, *result.pngs)
 
 
 def _check_unclaimed(tex_path: Path, tex: str) -> None:

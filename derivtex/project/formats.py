@@ -116,7 +116,7 @@ def write_formats(
 
     `overwrite=False` refuses to replace a file that holds another derivation (see write_handout).
     """
-    from derivtex.api import check_name, default_name, write_handout
+    from derivtex.api import check_name, default_name, default_title, write_handout
 
     written: list[Path] = []
     for fmt in parse_formats(formats):
@@ -136,8 +136,7 @@ def write_formats(
             )
             continue
         stem = default_name(d) if name is None else check_name(name)
-        what = "derivative" if d.order == 1 else "Hessian"
-        heading = title or f"The {what} of {d.output} by {d.wrt}"
+        heading = title or default_title(d)
         text = _render_one(d, fmt, heading, vectors, templates)
         path = output_path(stem, out_dir, fmt)
         written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite, warn)
@@ -163,7 +162,7 @@ def _write_one(
     overwrite: bool,
     warn: Callable[[str], None] | None = None,
 ) -> tuple[Path, ...]:
-    from derivtex.api import _check_unclaimed
+    from derivtex.api import _check_unclaimed, warn_overfull
     from derivtex.tex.files import write_text_atomic
     from derivtex.tex.runner import compile_pdf
 
@@ -177,7 +176,5 @@ def _write_one(
     if tex_only:
         return (source,)
     result = compile_pdf(source, timeout=timeout, png=png)
-    if warn is not None:
-        for box in result.overfull:
-            warn(f"{result.pdf.name}: {box.text()}")
+    warn_overfull(result, warn)
     return (source, result.pdf, *result.pngs)
