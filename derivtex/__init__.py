@@ -23,7 +23,8 @@ from derivtex.errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from derivtex.api import Derivation, derive
+    from derivtex.api import derive
+    from derivtex.derivation.model import Derivation
     from derivtex.rendering.document import render
     from derivtex.tex.runner import compile_pdf
 

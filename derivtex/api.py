@@ -24,7 +24,13 @@ from derivtex.options import Layout, VectorStyle, choice
 from derivtex.tex.files import write_text_atomic
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    from derivtex.calculus.derivative import Derivative
     from derivtex.tex.runner import CompileResult
+
+Example = Mapping[str, int | tuple[int, ...]]
+"""The worked components, e.g. {"y": (3,), "x": (7,)}."""
 
 
 def derive(
@@ -34,7 +40,7 @@ def derive(
     *,
     of: str | None = None,
     layout: Layout | str = Layout.NUMERATOR,
-    example: Mapping[str, int | tuple[int, ...]] | None = None,
+    example: Example | None = None,
     steps: bool | Iterable[str] | None = None,
     timeout: float | None = LIMITS.timeout,
     order: int = 1,
@@ -92,7 +98,7 @@ def _budget(timeout: float | None, text: object) -> Iterator[None]:
         yield
         return
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: FrameType | None) -> None:
         raise _Expired
 
     old_handler = signal.signal(signal.SIGALRM, expire)
@@ -124,10 +130,20 @@ def check_order(order: object) -> int:
             f"order must be 1 or 2, not {order!r}",
             hint="order=1 is the first derivative; order=2 the Hessian of a scalar output",
         )
-    return int(order)  # type: ignore[call-overload]
+    assert isinstance(order, int)
+    return order
 
 
-def _derive(text, wrt, shapes, of, layout, example, steps, order=1) -> Derivation:
+def _derive(
+    text: str,
+    wrt: str,
+    shapes: Mapping[str, str | Shape] | None,
+    of: str | None,
+    layout: Layout | str,
+    example: Example | None,
+    steps: bool | Iterable[str] | None,
+    order: int = 1,
+) -> Derivation:
     _STAGE[0] = "parsing and type-checking the text"
     layout = choice(Layout, layout, "layout")
     shapes = _shapes(shapes)
@@ -163,7 +179,9 @@ def _one_variable(wrt: object) -> str:
     return wrt  # type: ignore[return-value]
 
 
-def _second(derivative, example, steps) -> Derivation:
+def _second(
+    derivative: Derivative, example: Example | None, steps: bool | Iterable[str] | None
+) -> Derivation:
     """The Hessian: the gradient verified and worked first, then its own derivative."""
     found = hessian(derivative)
     if steps is False:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy
@@ -17,6 +18,8 @@ from derivtex.language.typecheck import depends_on
 
 Idx = tuple[sympy.Expr, ...]
 INDEX_LETTERS = "ijklpqabcdefghmnorstuvw"
+Build = Callable[[ir.Op, Idx], T.Terms]
+"""A component builder: the terms of op[idx] (its value, or its derivative by a fixed variable)."""
 
 
 def entry(name: str, shape: Shape, idx: Idx) -> sympy.Expr:
@@ -150,13 +153,13 @@ class Engine:
         """sum_k exp(z_k), for display: the derivative goes through the value's own name."""
         return T.to_sympy(self._reduce(ir.Reduce("sum", a), lambda b, i: T.single(self._exp(b, i))))
 
-    def _diag(self, op: ir.Diag, idx: Idx, fn) -> T.Terms:
+    def _diag(self, op: ir.Diag, idx: Idx, fn: Build) -> T.Terms:
         """diag(v)_{i,j} = v_i delta_{i,j}; diag(A)_i = A_{i,i}."""
         if len(op.shape.free_dims) == 1:
             return fn(op.arg, (idx[0], idx[0]))
         return T.mul(fn(op.arg, idx[:1]), T.single(deltas(idx[:1], idx[1:])))
 
-    def _matmul(self, op: ir.MatMul, idx: Idx, left_fn, right_fn) -> T.Terms:
+    def _matmul(self, op: ir.MatMul, idx: Idx, left_fn: Build, right_fn: Build) -> T.Terms:
         left, right = op.left, op.right
         row, col = split(op.shape, idx)
         inner = self.fresh() if left.shape.cols != ONE else None
@@ -178,7 +181,7 @@ class Engine:
             self._involves[key] = wrt in names or any(wrt in self._deps.get(n, ()) for n in names)
         return self._involves[key]
 
-    def _matmul_right(self, op: ir.MatMul, idx: Idx, d) -> T.Terms:
+    def _matmul_right(self, op: ir.MatMul, idx: Idx, d: Build) -> T.Terms:
         """left times d(right), with d(right) built first (the product commutes entrywise)."""
         left, right = op.left, op.right
         row, col = split(op.shape, idx)
@@ -189,7 +192,7 @@ class Engine:
         out = T.mul(self.value(left, join(left.shape, row, inner)), second)
         return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
 
-    def _reduce(self, op: ir.Reduce, fn) -> T.Terms:
+    def _reduce(self, op: ir.Reduce, fn: Build) -> T.Terms:
         shape = op.arg.shape
         if op.kind == "tr" and shape.free_dims:
             k = self.fresh()
@@ -202,7 +205,10 @@ class Engine:
     # -- derivatives ---------------------------------------------------------------------------
     def deriv(self, op: ir.Op, idx: Idx, wrt: str, widx: Idx) -> T.Terms:
         """d op[idx] / d wrt[widx] as a sum of products."""
-        d = lambda o, i: self.deriv(o, i, wrt, widx)  # noqa: E731
+
+        def d(o: ir.Op, i: Idx) -> T.Terms:
+            return self.deriv(o, i, wrt, widx)
+
         if not self.involves(op, wrt):
             return ()
         match op:
@@ -238,7 +244,7 @@ class Engine:
                 return self._reduce(op, d)
         raise AssertionError(f"cannot differentiate {op!r}")
 
-    def _deriv_divide(self, op: ir.Divide, idx: Idx, d) -> T.Terms:
+    def _deriv_divide(self, op: ir.Divide, idx: Idx, d: Build) -> T.Terms:
         """The quotient rule: d(a / b) = da / b - a db / b^2."""
         ia, ib = at(op.left, op, idx), at(op.right, op, idx)
         b = self._atom(op.right, ib)
@@ -270,8 +276,8 @@ class Engine:
         dx = self.deriv(op.arg, (k, m), wrt, pw)
         if not dx:
             return ()
-        q = lambda r, c: entry(name, op.shape, (r, c))  # noqa: E731
-        inner = T.mul(T.single(-q(i, k) * q(m, j)), dx)
+        q_ik, q_mj = entry(name, op.shape, (i, k)), entry(name, op.shape, (m, j))
+        inner = T.mul(T.single(-q_ik * q_mj), dx)
         return T.sum_over(T.sum_over(inner, k, op.shape.rows), m, op.shape.rows)
 
     def _deriv_det(self, name: str, op: ir.Det, wrt: str, pw: Idx) -> T.Terms:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import sympy
 
@@ -33,10 +33,11 @@ from derivtex.errors import InputError
 
 OPTIONAL = frozenset(S.KINDS) - {"component_formula", "summary"}
 EXAMPLE_OUT, EXAMPLE_WRT = (3, 4), (7, 8)
+Pos = tuple[int, ...]  # a component's position, counted from 1
 
 
 # -- examples ------------------------------------------------------------------------------------
-def _example(d: Derivative, example: Mapping | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _example(d: Derivative, example: Mapping[str, int | Sequence[int]] | None) -> tuple[Pos, Pos]:
     given = {k: (v,) if isinstance(v, int) else tuple(v) for k, v in (example or {}).items()}
     out = given.get(d.output, default_example(d.index.out_dims, EXAMPLE_OUT))
     wrt = given.get(d.wrt, default_example(d.index.wrt_dims, EXAMPLE_WRT))
@@ -57,7 +58,7 @@ def _check_example(name: str, idx: tuple[int, ...], dims: tuple[sympy.Expr, ...]
 
 
 # -- component formula, then term by term ---------------------------------------------------------
-def component_formula(d: Derivative, out: tuple, wrt: tuple) -> S.ComponentFormula:
+def component_formula(d: Derivative, out: Pos, wrt: Pos) -> S.ComponentFormula:
     rhs = formula(d, d.output, out)
     return S.ComponentFormula(
         f"Pick one component of {d.output} and one of {d.wrt}, and write the output component "
@@ -69,7 +70,7 @@ def component_formula(d: Derivative, out: tuple, wrt: tuple) -> S.ComponentFormu
     )
 
 
-def expansion(d: Derivative, formula: S.ComponentFormula, out: tuple, wrt: tuple) -> list:
+def expansion(d: Derivative, formula: S.ComponentFormula, out: Pos, wrt: Pos) -> list[S.Step]:
     """The output's sum written out and differentiated term by term (no chain rule needed)."""
     if hidden(d, formula.rhs, d.wrt):
         return []  # an intermediate hides wrt: several paths, and no term can be read off
@@ -79,7 +80,7 @@ def expansion(d: Derivative, formula: S.ComponentFormula, out: tuple, wrt: tuple
     return list(found or ()) or _quotient(d)
 
 
-def _quotient(d: Derivative) -> list:
+def _quotient(d: Derivative) -> list[S.Step]:
     """p = softmax(z) by z: the quotient rule and its cases; the assembly shows the matrix."""
     if softmax_arg(d, d.output) != d.wrt:
         return []
@@ -87,7 +88,7 @@ def _quotient(d: Derivative) -> list:
     return [quotient_rule(d, d.output, idx, letters(d), matrix=False)]
 
 
-def sparsity(d: Derivative, zero: tuple[tuple, tuple], worked: tuple[tuple, tuple]):
+def sparsity(d: Derivative, zero: tuple[Pos, Pos], worked: tuple[Pos, Pos]) -> S.Sparsity:
     """A zero entry (the component does not occur in the output's formula), then a nonzero one."""
     (out, wrt), (w_out, w_wrt) = zero, worked
     return S.Sparsity(
@@ -101,7 +102,7 @@ def sparsity(d: Derivative, zero: tuple[tuple, tuple], worked: tuple[tuple, tupl
     )
 
 
-def generalization(d: Derivative, out: tuple, wrt: tuple) -> S.Generalization:
+def generalization(d: Derivative, out: Pos, wrt: Pos) -> S.Generalization:
     return S.Generalization(
         "Nothing depended on the particular components chosen, so the same holds for every "
         "index pair.",
@@ -138,7 +139,7 @@ def symmetric(d: Derivative) -> S.Symmetric:
     return S.Symmetric(why, lhs, d.result, None, d.answer)
 
 
-def summary(d: Derivative, report) -> S.Summary:
+def summary(d: Derivative, report: VerificationReport | None) -> S.Summary:
     how = "in matrix form" if d.matrix is not None else "in index form (it has no matrix form)"
     index_lhs = partial(entry(d, d.output, d.index.out_idx), entry(d, d.wrt, d.index.wrt_idx))
     return S.Summary(
@@ -157,7 +158,7 @@ def plan(
     d: Derivative,
     report: VerificationReport | None,
     *,
-    example: Mapping | None = None,
+    example: Mapping[str, int | Sequence[int]] | None = None,
     only: Iterable[str] | None = None,
 ) -> tuple[S.Step, ...]:
     """The steps of the worked derivation of d, in the reference's order; `report` proves it."""
@@ -170,7 +171,7 @@ def plan(
         lambda o, w: at(d, o, w), *start, d.index.wrt_dims, d.index.out_dims, len(d.index.terms)
     )
     formula = component_formula(d, *worked)
-    found: list = [formula, *worked_rules(d)]  # an inverse's or determinant's rule, derived
+    found: list[S.Step] = [formula, *worked_rules(d)]  # an inverse's or determinant's rule, derived
     chain = chain_steps(d, formula, *worked)
     found += chain or expansion(d, formula, *worked)
     batch = batch_rows(d)
@@ -180,14 +181,15 @@ def plan(
         found.append(sparsity(d, zero, worked))
     found.append(generalization(d, *worked))
     found += [step for step in (elementwise(d), batch) if step is not None]
-    if batch is None:
-        found.append(tensor or jacobian_assembly(d))
+    assembled = tensor or jacobian_assembly(d) if batch is None else None
+    if assembled is not None:
+        found.append(assembled)
     if d.symmetric is not None:
         found.append(symmetric(d))
     found.append(summary(d, report))
     keep = OPTIONAL if only is None else frozenset(only)
     _check_kinds(keep)
-    return tuple(s for s in found if s is not None and (s.kind in keep or s.kind not in OPTIONAL))
+    return tuple(s for s in found if s.kind in keep or s.kind not in OPTIONAL)
 
 
 def _tail_name(d: Derivative) -> str:

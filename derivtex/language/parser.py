@@ -57,7 +57,9 @@ class _Parser:
         self.depth = 0
 
     # -- limits --------------------------------------------------------------------------------
-    def too_large(self, message: str, limit: str, hint: str, tok: Token | None = None):
+    def too_large(
+        self, message: str, limit: str, hint: str, tok: Token | None = None
+    ) -> TooLargeError:
         tok = tok or self.tok
         return TooLargeError(
             message,

@@ -76,7 +76,9 @@ class _Lowerer:
             message, source=self.program.source, column=start, length=end - start, hint=hint
         )
 
-    def operands_error(self, what: str, a: n.Node, sa: Shape, b: n.Node, sb: Shape, hint: str):
+    def operands_error(
+        self, what: str, a: n.Node, sa: Shape, b: n.Node, sb: Shape, hint: str
+    ) -> ShapeError:
         return self.shape_error(
             f"{what}: {self.text(a)!r} is {sa.text()} but {self.text(b)!r} is {sb.text()}",
             b,
