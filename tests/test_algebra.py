@@ -257,4 +257,13 @@ def test_the_determinant_names_the_inverse_it_reads() -> None:
     d = derivtex.derive("y = det(X)", wrt="X", shapes={"X": "D x D"})
     first = d.steps[0]
     names = [str(lhs) for lhs, _ in first.definitions]
-    assert names[:2] == ["Q", "q"]  # where Q = X^{-1}, q = det(X)
+    assert "q" not in names  # det(X) is the output itself, y, not named again
+    rule = d.steps[1]
+    assert "inverse Q of X" in rule.reasons[-1]  # the rule introduces Q = X^{-1}, which it reads
+    assert [s.kind for s in d.steps] == [
+        "component_formula",
+        "worked_rule",
+        "generalization",
+        "jacobian_assembly",
+        "summary",
+    ]  # no chain rule through a tool-made q = det(X) with dy/dq = 1

@@ -45,8 +45,9 @@ def _determinant(lw: Lowerer, node: n.Call, arg: ir.Op, log: bool) -> ir.Det:
 
 
 def det(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
-    """det(X), always named: its derivative det(X) X^{-T} reads its own value."""
-    return lw.named(_determinant(lw, node, arg, False), "det", node.span)
+    """det(X), named inside others: its derivative det(X) X^{-T} reads its own value."""
+    op = _determinant(lw, node, arg, False)
+    return op if top else lw.named(op, "det", node.span)
 
 
 def logdet(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
