@@ -6,6 +6,7 @@ import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 import sympy
 
@@ -128,19 +129,18 @@ class Engine:
                 return self._diag(op, idx, self.value)
             case ir.Softmax(arg=a):
                 return T.single(self._exp(a, idx) / self._sum_exp(a))
-            case ir.Reduce(kind="logsumexp", arg=a):
+            case ir.SmoothMax(arg=a):
                 return T.single(sympy.log(self._sum_exp(a)))
-            case ir.Reduce(kind="sum" | "tr"):
-                return self._reduce(op, lambda a, i: self.value(a, i))
+            case ir.Total() | ir.Trace():
+                return self._reduce(op, self.value)
             case ir.Inverse() | ir.Det():
                 return T.single(_display(op, idx))
-            case ir.Reduce(kind="norm", arg=a):
+            case ir.Length(arg=a):
                 # For display only: the derivative goes through the norm's own name.
-                squares = self._reduce(
-                    ir.Reduce("sum", a), lambda b, i: T.mul(*[self.value(b, i)] * 2)
-                )
+                squares = self._reduce(ir.Total(a), lambda b, i: T.mul(*[self.value(b, i)] * 2))
                 return T.single(sympy.sqrt(T.to_sympy(squares)))
-        raise AssertionError(f"no component form for {op!r}")
+            case _:
+                assert_never(op)
 
     def _atom(self, op: ir.Op, idx: Idx) -> sympy.Expr:
         """The value of a named or constant operand: one factor."""
@@ -151,7 +151,7 @@ class Engine:
 
     def _sum_exp(self, a: ir.Op) -> sympy.Expr:
         """sum_k exp(z_k), for display: the derivative goes through the value's own name."""
-        return T.to_sympy(self._reduce(ir.Reduce("sum", a), lambda b, i: T.single(self._exp(b, i))))
+        return T.to_sympy(self._reduce(ir.Total(a), lambda b, i: T.single(self._exp(b, i))))
 
     def _diag(self, op: ir.Diag, idx: Idx, fn: Build) -> T.Terms:
         """diag(v)_{i,j} = v_i delta_{i,j}; diag(A)_i = A_{i,i}."""
@@ -192,9 +192,9 @@ class Engine:
         out = T.mul(self.value(left, join(left.shape, row, inner)), second)
         return T.sum_over(out, inner, left.shape.cols) if inner is not None else out
 
-    def _reduce(self, op: ir.Reduce, fn: Build) -> T.Terms:
+    def _reduce(self, op: ir.Total | ir.Trace, fn: Build) -> T.Terms:
         shape = op.arg.shape
-        if op.kind == "tr" and shape.free_dims:
+        if isinstance(op, ir.Trace) and shape.free_dims:
             k = self.fresh()
             return T.sum_over(fn(op.arg, (k, k)), k, shape.rows)
         out = fn(op.arg, idx := self.fresh_idx(shape))
@@ -240,7 +240,7 @@ class Engine:
             case ir.Power(base=b, exponent=p):
                 base = entry(b.name, b.shape, idx)
                 return T.mul(T.single(p * base ** (p - 1)), d(b, idx))
-            case ir.Reduce(kind="sum" | "tr"):
+            case ir.Total() | ir.Trace():
                 return self._reduce(op, d)
         raise AssertionError(f"cannot differentiate {op!r}")
 
@@ -261,7 +261,7 @@ class Engine:
         own = T.mul(p_i, self.deriv(op.arg, pidx, wrt, pw))
         return T.add(own, T.scale(T.mul(p_i, inner), -1))
 
-    def _deriv_lse(self, name: str, op: ir.Reduce, wrt: str, pw: Idx) -> T.Terms:
+    def _deriv_lse(self, name: str, op: ir.SmoothMax, wrt: str, pw: Idx) -> T.Terms:
         """d s = sum_k exp(z_k - s) d z_k, with s = logsumexp(z) the definition's own name."""
         k = self.fresh_idx(op.arg.shape)
         weight = sympy.exp(self._atom(op.arg, k) - sympy.Symbol(name))
@@ -304,7 +304,7 @@ class Engine:
         op = self.defs[name].op
         pidx = self.fresh_idx(op.shape)
         pw = self.fresh_idx(self.graph.shape_of(wrt))
-        if isinstance(op, ir.Reduce) and op.kind == "norm":
+        if isinstance(op, ir.Length):
             # d ||a|| = sum_k a_k d a_k / ||a||, with ||a|| the definition's own name.
             k = self.fresh_idx(op.arg.shape)
             inner = T.mul(self.value(op.arg, k), self.deriv(op.arg, k, wrt, pw))
@@ -313,7 +313,7 @@ class Engine:
             return T.scale(inner, 1 / sympy.Symbol(name)), pidx, pw
         if isinstance(op, ir.Softmax):
             return self._deriv_softmax(name, op, pidx, wrt, pw), pidx, pw
-        if isinstance(op, ir.Reduce) and op.kind == "logsumexp":
+        if isinstance(op, ir.SmoothMax):
             return self._deriv_lse(name, op, wrt, pw), pidx, pw
         if isinstance(op, ir.Inverse):
             return self._deriv_inverse(name, op, pidx, wrt, pw), pidx, pw

@@ -163,20 +163,20 @@ def of_op(op: ir.Op, env: dict[str, sympy.Basic]) -> sympy.Basic:
             return as_scalar(base) ** p
         case ir.Softmax(arg=a):
             return SoftmaxOf(of_op(a, env))
-        case ir.Reduce(kind="logsumexp", arg=a):
+        case ir.SmoothMax(arg=a):
             return LogSumExp(of_op(a, env))
         case ir.Diag(arg=a):
             return _diag(of_op(a, env), len(op.shape.free_dims) == 2)
-        case ir.Reduce(kind="norm", arg=a):
+        case ir.Length(arg=a):
             return Norm(of_op(a, env))
         case ir.Inverse(arg=a):
             return sympy.Inverse(of_op(a, env))
         case ir.Det(arg=a, log=log):
             return LogDet(of_op(a, env)) if log else sympy.Determinant(of_op(a, env))
-        case ir.Reduce(kind="sum", arg=a):
+        case ir.Total(arg=a):
             inner = of_op(a, env)
             return SumOf(inner) if isinstance(inner, sympy.MatrixExpr) else inner
-        case ir.Reduce(kind="tr", arg=a):
+        case ir.Trace(arg=a):
             inner = of_op(a, env)
             return sympy.Trace(inner) if isinstance(inner, sympy.MatrixExpr) else inner
     raise TypeError(op)

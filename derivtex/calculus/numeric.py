@@ -151,9 +151,14 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
             return b.inverse(env[a.name])
         case ir.Det(arg=a, log=log):
             return b.logdet(env[a.name]) if log else b.det(env[a.name])
-        case ir.Reduce(kind=kind, arg=a):
-            reducer = {"norm": b.norm, "sum": b.total, "tr": b.trace, "logsumexp": b.logsumexp}
-            return reducer[kind](eval_op(a, env, b))
+        case ir.Total(arg=a):
+            return b.total(eval_op(a, env, b))
+        case ir.Trace(arg=a):
+            return b.trace(eval_op(a, env, b))
+        case ir.Length(arg=a):
+            return b.norm(eval_op(a, env, b))
+        case ir.SmoothMax(arg=a):
+            return b.logsumexp(eval_op(a, env, b))
     raise TypeError(op)
 
 

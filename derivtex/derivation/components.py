@@ -54,7 +54,7 @@ def _tidy_sums(expr: sympy.Expr, names: tuple) -> sympy.Expr:
 
 
 def is_norm(op: ir.Op) -> bool:
-    return isinstance(op, ir.Reduce) and op.kind == "norm"
+    return isinstance(op, ir.Length)
 
 
 def names_in(expr: sympy.Basic) -> set[str]:

@@ -34,13 +34,13 @@ MINUS_ONE = ir.Const(sympy.Integer(-1))
 def norm1(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """||x||_1 = sum(abs(x))."""
     absolute = ir.Apply("abs", lw.named(arg, "arg", node.span), arg.shape)
-    return ir.Reduce("sum", absolute)
+    return ir.Total(absolute)
 
 
 def mean(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """sum(x) / (its number of entries)."""
     count = arg.shape.rows * arg.shape.cols
-    total = ir.Reduce("sum", arg)
+    total = ir.Total(arg)
     if count.is_Integer:
         return ir.Scale(ir.Const(sympy.Rational(1, int(count))), total, SCALAR)
     return ir.Divide(total, ir.Dim(count), SCALAR)
@@ -87,7 +87,7 @@ def softmax(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
 
 def logsumexp(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """log(sum(exp(z))) over every entry, named like a norm (its value is in its derivative)."""
-    op = ir.Reduce("logsumexp", lw.named(arg, "arg", node.span))
+    op = ir.SmoothMax(lw.named(arg, "arg", node.span))
     return op if top else lw.named(op, "lse", node.span)
 
 
@@ -95,7 +95,7 @@ def log_softmax(lw: Lowerer, node: n.Call, arg: ir.Op, top: bool) -> ir.Op:
     """z - logsumexp(z), the logsumexp subtracted from every entry."""
     _vector_only(lw, node, arg)
     z = lw.named(arg, "arg", node.span)
-    lse = lw.named(ir.Reduce("logsumexp", z), "lse", node.span)
+    lse = lw.named(ir.SmoothMax(z), "lse", node.span)
     return ir.Add(z, ir.Scale(MINUS_ONE, lse, SCALAR), arg.shape, broadcast=True)
 
 

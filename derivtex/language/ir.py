@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 import sympy
 
@@ -140,12 +141,41 @@ class Power:
 
 
 @dataclass(frozen=True, slots=True)
-class Reduce:
-    """sum, tr, norm or logsumexp: a scalar from a tensor (norm and logsumexp read a name)."""
+class Total:
+    """sum(A): the sum of every entry, a scalar."""
 
-    kind: str
     arg: Op
     shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """tr(A) of a square matrix (of a scalar, the scalar)."""
+
+    arg: Op
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """norm(a): the Euclidean (Frobenius) length of a named value; its derivative a / ||a||
+    reads the length's own name."""
+
+    arg: Leaf | Ref
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class SmoothMax:
+    """logsumexp(z) = log sum_k e^{z_k}, the smooth maximum of a named value; its derivative
+    e^{z - s} reads its own name s."""
+
+    arg: Leaf | Ref
+    shape: Shape = SCALAR
+
+
+Reduction = Total | Trace | Length | SmoothMax
+"""The operations that make a scalar of a tensor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +215,10 @@ Op = (
     | Transpose
     | Apply
     | Power
-    | Reduce
+    | Total
+    | Trace
+    | Length
+    | SmoothMax
     | Softmax
     | Diag
     | Inverse
@@ -237,13 +270,16 @@ def children(op: Op) -> tuple[Op, ...]:
             return (a, b)
         case Divide(left=a, right=b):
             return (a, b)
-        case Transpose(arg=a) | Apply(arg=a) | Reduce(arg=a) | Softmax(arg=a) | Diag(arg=a):
+        case Transpose(arg=a) | Apply(arg=a) | Softmax(arg=a) | Diag(arg=a):
+            return (a,)
+        case Total(arg=a) | Trace(arg=a) | Length(arg=a) | SmoothMax(arg=a):
             return (a,)
         case Inverse(arg=a) | Det(arg=a):
             return (a,)
         case Power(base=b):
             return (b,)
-    raise TypeError(op)
+        case _:
+            assert_never(op)
 
 
 def names_used(op: Op) -> frozenset[str]:

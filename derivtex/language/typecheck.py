@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from typing import assert_never
 
 import sympy
 
@@ -51,7 +52,8 @@ def extent(node: n.Node) -> tuple[int, int]:
             return extent(a)[0], s.start + s.length
         case n.Call(args=args, span=s):
             return s.start, max(extent(args[-1])[1] + 1, s.start + s.length)
-    raise TypeError(node)
+        case _:
+            assert_never(node)
 
 
 class _Lowerer:
@@ -139,7 +141,8 @@ class _Lowerer:
                 return self.power(node, top)
             case n.Call():
                 return self.call(node, top)
-        raise TypeError(node)
+            case _:
+                assert_never(node)
 
     def name(self, node: n.Name) -> ir.Op:
         if node.name in self.inputs:
@@ -231,10 +234,14 @@ class _Lowerer:
                 "take the trace of a square product, e.g. tr(X^T X)",
             )
         if node.func in ("norm", "norm2"):
-            op = ir.Reduce("norm", self.named(args[0], "residual", node.span))
+            op = ir.Length(self.named(args[0], "residual", node.span))
             # The norm is named too: its value appears in its derivative (x / ||x||).
             return op if top else self.named(op, "norm", node.span)
-        return ir.Reduce(node.func, args[0])
+        if node.func == "sum":
+            return ir.Total(args[0])
+        if node.func == "tr":
+            return ir.Trace(args[0])
+        raise AssertionError(f"no lowering for {node.func}()")
 
 
 def _declared(shapes: Mapping[str, str | Shape]) -> dict[str, Shape]:
@@ -293,7 +300,8 @@ def _names_in(node: n.Node) -> set[str]:
             return _names_in(a)
         case n.Call(args=args):
             return set().union(*(_names_in(a) for a in args))
-    raise TypeError(node)
+        case _:
+            assert_never(node)
 
 
 def lower(program: n.Program, shapes: Mapping[str, str | Shape], of: str | None = None) -> ir.Graph:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Context, Decimal
+from typing import assert_never
 
 from derivtex.language import nodes as n
 
@@ -26,7 +27,8 @@ def unparse(node: n.Node) -> str:
             return f"({unparse(a)}){'.^' if dotted else '^'}({p})"
         case n.Call(func=f, args=args):
             return f"{f}({', '.join(unparse(a) for a in args)})"
-    raise TypeError(node)
+        case _:
+            assert_never(node)
 
 
 def unparse_program(program: n.Program) -> str:
