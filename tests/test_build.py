@@ -333,3 +333,59 @@ def test_build_tex_only_writes_the_tex_without_tex_on_path(tmp_path: Path) -> No
     assert not list(out.glob("*.pdf"))
     again = run("build", spec, "-o", out, "--tex-only", PATH=str(empty))
     assert again.output.endswith("1 written, 0 failed\n"), again.output
+
+
+# --- answer_space: the room after each exercise (issue 11) ---
+
+SPACED = """\
+title = "Spaced sheet"
+[defaults]
+answer_space = "1cm"
+shapes = { W = "C x D", x = "D" }
+
+[[derivation]]
+name = "roomy"
+given = "y = W x"
+wrt = "x"
+answer_space = "5cm"
+
+[[derivation]]
+name = "tight"
+given = "y = W x"
+wrt = "W"
+"""
+
+
+def _problem_tops(pdf: Path) -> list[float]:
+    """The y (points from the top) of each 'Problem.' on the first page, read back by poppler."""
+    args = ("pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-")
+    page = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return [
+        float(y) for y in re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)"[^>]*>Problem\.<', page)
+    ]
+
+
+@pytest.mark.tex
+@needs_tex
+def test_answer_space_leaves_that_room_after_each_exercise(tmp_path: Path) -> None:
+    write(tmp_path, "specs/spaced.toml", SPACED)
+    write(tmp_path, "specs/plain.toml", SPACED.replace('answer_space = "5cm"\n', ""))
+    result = run("build", tmp_path / "specs", "-o", tmp_path / "out", "--mode", "exercises")
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "out" / "spaced-exercises.tex").read_text(encoding="utf-8")
+    assert tex.count("\\vspace{5cm}") == 1 and tex.count("\\vspace{1cm}") == 1
+    spaced = _problem_tops(tmp_path / "out" / "spaced-exercises.pdf")
+    plain = _problem_tops(tmp_path / "out" / "plain-exercises.pdf")
+    # The same problems, headings and sheet: the gaps differ by 5cm - 1cm, 114pt.
+    gap = (spaced[1] - spaced[0]) - (plain[1] - plain[0])
+    assert gap == pytest.approx(4 * 72.27 / 2.54, abs=2)
+
+
+def test_a_bad_answer_space_is_bad_input_at_its_line(tmp_path: Path) -> None:
+    spec = write(tmp_path, "spaced.toml", SPACED.replace('"5cm"', '"9 furlongs"'))
+    result = run("build", spec, "-o", tmp_path / "out", "--mode", "exercises")
+    assert result.exit_code == 2
+    assert f"{spec}:10: derivation 'roomy': key 'answer_space': '9 furlongs' is not a TeX" in (
+        result.output
+    )
+    assert "hint:" in result.output and "Traceback" not in result.output

@@ -25,11 +25,11 @@ RANKS = {
 }
 # tex/ turns .tex into PDF and knows nothing of derivations: it imports errors only.
 TEX_MAY_IMPORT = {"errors", "tex"}
-# The one deliberate upward edge: Derivation.latex() and _repr_markdown_ print for notebooks
+# The one deliberate upward edge: Derivation.latex() and the _repr_ methods print for notebooks
 # through the rendering layer, imported when called so that deriving never loads it.
 ALLOWED_UPWARD = {
     ("derivation.model", "rendering.printer"),
-    ("derivation.model", "rendering.serialize"),
+    ("derivation.model", "rendering.notebook"),
 }
 
 

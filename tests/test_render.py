@@ -252,7 +252,8 @@ def test_version_and_help() -> None:
 
 
 def test_repr_latex() -> None:
-    assert _derive("matrix-times-column")._repr_latex_() == "$W$"
+    latex = _derive("matrix-times-column")._repr_latex_()
+    assert latex == r"$\frac{\partial \vec{y}_{i}}{\partial \vec{x}_{j}} = W_{i,j}$"
 
 
 def test_module_entry_point() -> None:
@@ -272,9 +273,9 @@ def test_missing_template_folder_is_bad_input(tmp_path: Path) -> None:
 
 def test_repr_markdown_shows_every_step_with_math() -> None:
     text = _derive("matrix-times-column")._repr_markdown_()
-    for heading in ("Component formula", "Sum expansion", "Term partial", "Summary"):
-        assert f"**{heading}.**" in text
-    assert "$W_{3,7}$" in text and "$W_{3,7} \\vec{x}_{7}$" in text
+    for heading in ("Component formula", "Sum expansion", "Per-term partial", "Result"):
+        assert f"\n### {heading}\n" in text
+    assert "&= W_{3,7}" in text and "\\boxed{W_{3,7} \\vec{x}_{7}}" in text
 
 
 MANY = [

@@ -974,3 +974,41 @@ def test_shapes_are_required_only_when_defaults_have_none() -> None:
     error = _error(MINIMAL.replace('shapes = { W = "C x D", x = "D" }\n', ""))
     assert "missing required key 'shapes'" in str(error)
     assert "shapes in [defaults]" in (error.hint or "")
+
+
+# --- answer_space: the room after each exercise (issue 11) ---
+
+SPACED = MINIMAL.replace("[[derivation]]", '[defaults]\nanswer_space = "4cm"\n\n[[derivation]]', 1)
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [("6cm", "6cm"), ("2.5in", "2.5in"), (" 12 pt ", "12pt"), (".5em", ".5em"), ("30mm", "30mm")],
+)
+def test_answer_space_is_a_tex_length(written: str, kept: str) -> None:
+    spec = parse_spec(MINIMAL.replace('wrt = "x"', f'wrt = "x"\nanswer_space = "{written}"'))
+    assert spec.derivations[0].answer_space == kept
+
+
+def test_answer_space_defaults_and_per_derivation() -> None:
+    assert parse_spec(MINIMAL).derivations[0].answer_space is None  # the sheet's own default
+    assert parse_spec(SPACED).derivations[0].answer_space == "4cm"
+    own = SPACED.replace('wrt = "x"', 'wrt = "x"\nanswer_space = "1in"')
+    assert parse_spec(own).derivations[0].answer_space == "1in"
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "hint"),
+    [
+        ('"6"', "'6' is not a TeX length (a number and a unit)", 'answer_space = "6cm"'),
+        ('"6px"', "'6px' is not a TeX length", "units: pt, mm, cm, in, em, ex"),
+        ('"-2cm"', "'-2cm' is not a TeX length", "units: pt"),
+        ('"6cm}\\\\input{x"', "is not a TeX length", 'answer_space = "6cm"'),
+        ('"100cm"', "'100cm' is longer than a page", '"24cm" or less'),
+        ("6", "expected a string, got an integer", "quote it"),
+    ],
+)
+def test_bad_answer_space_names_its_line(value: str, message: str, hint: str) -> None:
+    error = _error(SPACED.replace('answer_space = "4cm"', f"answer_space = {value}"))
+    assert str(error).split("\n")[0].startswith("spec.toml:3: defaults: key 'answer_space': ")
+    assert message in str(error) and hint in (error.hint or "")

@@ -115,10 +115,13 @@ class Derivation:
         return to_latex(self.result, notation(self.graph, vectors))
 
     def _repr_latex_(self) -> str:
-        return f"${self.latex()}$"
+        """The result's index form with its left side, for notebooks and nbconvert."""
+        from derivtex.rendering.notebook import latex
+
+        return latex(self)
 
     def _repr_markdown_(self) -> str:
-        """The steps for Jupyter: a heading, the justification and the math of each."""
-        from derivtex.rendering.serialize import markdown
+        """The worked steps for Jupyter: a heading per step, its reason, its math as equations."""
+        from derivtex.rendering.notebook import markdown
 
         return markdown(self)

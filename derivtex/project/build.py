@@ -426,6 +426,7 @@ def _section(dspec: DerivationSpec) -> Section:
     # Imported here: an unchanged build decides without them, so sympy need not load for it.
     from derivtex.api import derive
     from derivtex.rendering.document import section
+    from derivtex.rendering.view import ANSWER_SPACE
 
     given, wrt, shapes = dspec.given, dspec.wrt, dict(dspec.shapes)
     example = dict(dspec.example)
@@ -439,7 +440,13 @@ def _section(dspec: DerivationSpec) -> Section:
         steps=dspec.steps,
         order=dspec.order,
     )
-    return section(d, title=dspec.title or dspec.name, intro=dspec.intro, vectors=dspec.vectors)
+    return section(
+        d,
+        title=dspec.title or dspec.name,
+        intro=dspec.intro,
+        vectors=dspec.vectors,
+        answer_space=dspec.answer_space or ANSWER_SPACE,
+    )
 
 
 def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:

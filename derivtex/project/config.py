@@ -11,14 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from derivtex.errors import ConfigError, SpecError
-from derivtex.project.spec import (
-    NO_DEFAULTS,
-    SpecDefaults,
-    _opens_multiline,
-    _parse_toml,
-    _Where,
-    read_defaults,
-)
+from derivtex.project.defaults import NO_DEFAULTS, SpecDefaults, read_defaults
+from derivtex.project.tomltext import opens_multiline, parse_toml
+from derivtex.project.validate import Where
 
 CONFIG_NAME = "derivtex.toml"
 KEYS = ("specs", "output", "templates", "jobs", "strict", "mode", "timeout", "defaults")
@@ -77,7 +72,7 @@ def read_config(path: Path) -> Config:
 
 
 def _config(text: str, path: Path) -> Config:
-    data, lines = _parse_toml(text, str(path)), _key_lines(text)
+    data, lines = parse_toml(text, str(path)), _key_lines(text)
     prefix = () if path.name == CONFIG_NAME else ("tool", "derivtex")
     for n, part in enumerate(prefix):
         data = data.get(part, {})
@@ -104,18 +99,18 @@ def _config(text: str, path: Path) -> Config:
 
 def _table(
     path: Path, prefix: tuple[str, ...], lines: Mapping[str, int], label: str | None = None
-) -> _Where:
+) -> Where:
     """The keys of one table of the config and the line of each."""
     dotted = ".".join(prefix)
     start = f"{dotted}." if dotted else ""
     keys = {k[len(start) :]: n for k, n in lines.items() if k.startswith(start) and k != dotted}
     own = {k: n for k, n in keys.items() if "." not in k}
-    return _Where(
+    return Where(
         str(path), label, lines.get(dotted, 1), own, f"[{dotted}]" if dotted else "the file"
     )
 
 
-def _paths(where: _Where, data: Mapping[str, Any]) -> tuple[str, ...]:
+def _paths(where: Where, data: Mapping[str, Any]) -> tuple[str, ...]:
     value = data.get("specs", ())
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(
@@ -126,12 +121,12 @@ def _paths(where: _Where, data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _folder(where: _Where, data: Mapping[str, Any], key: str) -> Path | None:
+def _folder(where: Where, data: Mapping[str, Any], key: str) -> Path | None:
     value = where.string(data, key, blank_ok=False)
     return None if value is None else _resolve(Path(where.path), value)
 
 
-def _number(where: _Where, data: Mapping[str, Any], key: str, kind: type) -> Any:
+def _number(where: Where, data: Mapping[str, Any], key: str, kind: type) -> Any:
     value = data.get(key)
     if value is None:
         return None
@@ -145,7 +140,7 @@ def _number(where: _Where, data: Mapping[str, Any], key: str, kind: type) -> Any
     return kind(value)
 
 
-def _flag(where: _Where, data: Mapping[str, Any], key: str) -> bool | None:
+def _flag(where: Where, data: Mapping[str, Any], key: str) -> bool | None:
     value = data.get(key)
     if value is not None and not isinstance(value, bool):
         raise where.bad(key, f"expected true or false, got {value!r}", f"write {key} = true")
@@ -195,5 +190,5 @@ def _key_lines(text: str) -> dict[str, int]:
         if key:
             name = next(g for g in key.groups() if g is not None)
             found.setdefault(f"{table}.{name}" if table else name, number)
-            closing = _opens_multiline(raw[key.end() :])
+            closing = opens_multiline(raw[key.end() :])
     return found

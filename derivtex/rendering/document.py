@@ -15,7 +15,7 @@ from derivtex.language.shapes import Shape
 from derivtex.rendering.environment import LatexEnvironment, make_environment, render_template
 from derivtex.rendering.printer import Notation, notation
 from derivtex.rendering.prose import prose_tex
-from derivtex.rendering.view import SectionView, Tex, section_view
+from derivtex.rendering.view import ANSWER_SPACE, SectionView, Tex, section_view
 
 DOCUMENTS = ("handout", "exercises")
 
@@ -35,6 +35,7 @@ class Section:
     plain_title: str = ""  # as written (its $...$ too), for formats that are not TeX
     plain_intro: str | None = None
     notes: tuple[str, ...] = ()  # what the handout must state: broadcasting, kinks
+    answer_space: str = ANSWER_SPACE  # a TeX length (validated): the room after an exercise
 
 
 def _space(shape: Shape, notation: Notation) -> str:
@@ -60,7 +61,12 @@ def _statements(d: Derivation) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
 
 
 def section(
-    d: Derivation, *, title: str | None = None, intro: str | None = None, vectors: str = "arrow"
+    d: Derivation,
+    *,
+    title: str | None = None,
+    intro: str | None = None,
+    vectors: str = "arrow",
+    answer_space: str = ANSWER_SPACE,
 ) -> Section:
     """One derivation as a document shows it; render() makes it the inert view templates see."""
     note = notation(d.graph, vectors)
@@ -78,7 +84,18 @@ def section(
     plain = title or str(heading)
     notes = tuple(str(n) for n in d.derivative.notes)
     return Section(
-        heading, text, statements, inputs, asked, d.layout, d.steps, note, plain, intro, notes
+        heading,
+        text,
+        statements,
+        inputs,
+        asked,
+        d.layout,
+        d.steps,
+        note,
+        plain,
+        intro,
+        notes,
+        answer_space,
     )
 
 

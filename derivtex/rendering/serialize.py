@@ -1,4 +1,4 @@
-"""Steps as plain data: one serialiser for `plan` (text and JSON) and for Jupyter's markdown."""
+"""Steps as plain data: one serialiser for `plan` (text and JSON); notebooks use notebook.py."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from derivtex.rendering.printer import Notation, notation, to_latex
+from derivtex.rendering.printer import Notation, to_latex
 
 if TYPE_CHECKING:
-    from derivtex.derivation.model import Derivation
     from derivtex.derivation.steps import Step
 
 
@@ -53,23 +52,3 @@ def plain(value: Any) -> str:
         inner = "; ".join(f"{name}: {plain(v)}" for name, v in fields(value))
         return f"[{value.kind}] {inner}"  # a step inside a step
     return str(value)
-
-
-def markdown(d: Derivation) -> str:
-    """The steps for Jupyter: a bold heading and the justification, then each math field."""
-    note = notation(d.graph)
-    return "\n\n".join(_markdown_step(step_data(step, note)) for step in d.steps)
-
-
-def _markdown_step(data: dict[str, Any]) -> str:
-    lines = [f"**{data['kind'].replace('_', ' ').capitalize()}.** {data['justification']}"]
-    for name, value in data.items():
-        items = value if isinstance(value, list) else [value]
-        if name not in ("kind", "justification") and items and all(_is_math(v) for v in items):
-            math = ", ".join(f"${v['latex']}$" for v in items)
-            lines.append(f"- {name.replace('_', ' ')}: {math}")
-    return "\n".join(lines)
-
-
-def _is_math(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"latex", "srepr"}

@@ -24,6 +24,7 @@ from derivtex.rendering.printer import Notation, to_latex
 Tex: TypeAlias = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
 
 INERT = (str, int, float, bool, type(None))
+ANSWER_SPACE = "6cm"  # the room after each exercise, where a spec does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class SectionView:
     plain_title: str = ""  # the title as written, for HTML (escaped there)
     plain_intro: str | None = None
     notes: tuple[str, ...] = ()  # plain sentences (escaped by the template's environment)
+    answer_space: str = ANSWER_SPACE  # a validated TeX length: the room after an exercise
 
 
 def notation_view(note: Notation) -> NotationView:
@@ -211,4 +213,5 @@ def section_view(section: Any, label: str = "dtx") -> SectionView:
         plain_title=str(section.plain_title or section.title),
         plain_intro=None if section.plain_intro is None else str(section.plain_intro),
         notes=tuple(str(n) for n in getattr(section, "notes", ())),
+        answer_space=str(getattr(section, "answer_space", ANSWER_SPACE)),
     )
