@@ -15,7 +15,7 @@ import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
-from derivtex.calculus.verify import finite_differences
+from derivtex.calculus.differences import finite_differences
 from derivtex.errors import VerificationError
 from derivtex.language import ir
 
