@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import sympy
 
+from derivtex.calculus.backends import Array
 from derivtex.calculus.points import Field, NoPoint, evaluate
 from derivtex.calculus.terms import Terms
 
-Factor = tuple[tuple[sympy.Symbol, ...], Any]  # (indices, an object array with one axis each)
+Factor: TypeAlias = tuple[
+    tuple[sympy.Symbol, ...], Array
+]  # (indices, an object array, an axis each)
+Env: TypeAlias = Mapping[str, Array]  # each tensor's values (object arrays of field elements)
+Sizes: TypeAlias = Mapping[sympy.Symbol, int]
+Grid: TypeAlias = dict[sympy.Symbol, Array]  # each index's 1-based values across a table
 
 
 def term_factors(
-    factor: sympy.Expr, sizes: Mapping[sympy.Symbol, int], env: Mapping, dims: Mapping, field: Field
+    factor: sympy.Expr, sizes: Sizes, env: Env, dims: Sizes, field: Field
 ) -> list[Factor]:
     """Each multiplicand of a term as a table over the indices it uses."""
-    out = []
+    out: list[Factor] = []
     for part in sympy.Mul.make_args(factor):
         idx = tuple(sorted((s for s in part.free_symbols if s in sizes), key=str))
         out.append((idx, _table(part, idx, sizes, env, dims, field)))
     return out
 
 
-def _table(part, idx, sizes, env, dims, field: Field) -> Any:
+def _table(
+    part: sympy.Expr,
+    idx: tuple[sympy.Symbol, ...],
+    sizes: Sizes,
+    env: Env,
+    dims: Sizes,
+    field: Field,
+) -> Array:
     shape = tuple(sizes[s] for s in idx)
     grids = np.indices(shape) if idx else np.zeros((0,), dtype=int)
     position = {s: grids[n] + 1 for n, s in enumerate(idx)}  # indices count from 1
@@ -35,10 +48,11 @@ def _table(part, idx, sizes, env, dims, field: Field) -> Any:
         if atom in sizes or atom in values:
             continue
         values[atom] = _atom_table(atom, position, shape, env)
-    return np.asarray(evaluate(part, values, field), dtype=object) * np.ones(shape, dtype=int)
+    table: Array = np.asarray(evaluate(part, values, field), dtype=object)
+    return table * np.ones(shape, dtype=int)
 
 
-def _atom_table(atom, position: dict, shape: tuple, env: Mapping) -> Any:
+def _atom_table(atom: sympy.Expr, position: Grid, shape: tuple[int, ...], env: Env) -> Any:
     if isinstance(atom, sympy.KroneckerDelta):
         a, b = (_position(x, position, shape) for x in atom.args)
         return (a == b).astype(int).astype(object)
@@ -51,13 +65,13 @@ def _atom_table(atom, position: dict, shape: tuple, env: Mapping) -> Any:
     return value.reshape(-1)[pos[0]] if len(pos) == 1 else value[pos[0], pos[1]]
 
 
-def _position(x, position: dict, shape: tuple) -> np.ndarray:
+def _position(x: sympy.Expr, position: Grid, shape: tuple[int, ...]) -> Array:
     if x in position:
         return position[x]
     return np.full(shape, int(x))
 
 
-def contract(factors: list[Factor], sizes: Mapping[sympy.Symbol, int]) -> Any:
+def contract(factors: list[Factor], sizes: Sizes) -> Any:
     """Sum the product of the factors over every index, one index at a time (cheapest first)."""
     # Indices as numbers: comparing sympy symbols costs more than the contraction itself.
     number = {s: n for n, s in enumerate(dict.fromkeys(s for idx, _ in factors for s in idx))}
@@ -86,11 +100,11 @@ def _cost(k: int, factors: list[tuple[tuple[int, ...], Any]], size: list[int]) -
     return math.prod(size[s] for s in union)
 
 
-def _aligned(table: Any, idx: tuple, union: tuple) -> Any:
+def _aligned(table: Any, idx: tuple[int, ...], union: tuple[int, ...]) -> Array:
     """A table's axes in the order of union, with length-1 axes for the indices it lacks."""
-    table = np.asarray(table, dtype=object)
+    table = np.asarray(table, dtype=object)  # np.sum of an object array can give a scalar
     order = sorted(range(len(idx)), key=lambda n: union.index(idx[n]))
-    moved = np.transpose(table, order) if idx else table
+    moved: Array = np.transpose(table, order) if idx else table
     present = {idx[n] for n in order}
     return moved.reshape(tuple(table.shape[idx.index(s)] if s in present else 1 for s in union))
 
@@ -98,9 +112,9 @@ def _aligned(table: Any, idx: tuple, union: tuple) -> Any:
 def contract_terms(
     terms: Terms,
     weights: list[Factor],
-    free_sizes: Mapping[sympy.Symbol, int],
-    env: Mapping,
-    dims: Mapping[sympy.Symbol, int],
+    free_sizes: Sizes,
+    env: Env,
+    dims: Sizes,
     field: Field,
 ) -> Any:
     """The sum over every entry of the index form times the weights (tables over free indices)."""

@@ -131,7 +131,7 @@ class Dual:
     def _lift(self, other: Any) -> Dual:
         return other if isinstance(other, Dual) else Dual(other, 0, self.field)
 
-    def __add__(self, other: Any) -> Any:
+    def __add__(self, other: Any) -> Dual:
         if isinstance(other, Dual):
             return Dual(self.a + other.a, self.b + other.b, self.field)
         if isinstance(other, np.ndarray):
@@ -143,7 +143,7 @@ class Dual:
     def __neg__(self) -> Dual:
         return Dual(-self.a, -self.b, self.field)
 
-    def __sub__(self, other: Any) -> Any:
+    def __sub__(self, other: Any) -> Dual:
         if isinstance(other, np.ndarray):
             return NotImplemented
         return self + (-self._lift(other))
@@ -151,7 +151,7 @@ class Dual:
     def __rsub__(self, other: Any) -> Dual:
         return self._lift(other) - self
 
-    def __mul__(self, other: Any) -> Any:
+    def __mul__(self, other: Any) -> Dual:
         if isinstance(other, Dual):
             return Dual(self.a * other.a, self.a * other.b + self.b * other.a, self.field)
         if isinstance(other, np.ndarray):
@@ -160,7 +160,7 @@ class Dual:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: Any) -> Any:
+    def __truediv__(self, other: Any) -> Dual:
         if isinstance(other, np.ndarray):
             return NotImplemented
         return self * self._lift(other) ** -1
