@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeAlias
+
 import numpy as np
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import FloatArray
 from derivtex.calculus.problem import Problem
 from derivtex.errors import UnsupportedError, VerificationError
 from derivtex.language import ir
 
+# A derivative's Jacobian at given inputs (Derivative.evaluate)
+Evaluate: TypeAlias = Callable[[N.Values], FloatArray]
+
 
 def finite_differences(
-    graph: ir.Graph, wrt: str, values: dict, h: float = 1e-6, directions: np.ndarray | None = None
-) -> np.ndarray:
+    graph: ir.Graph,
+    wrt: str,
+    values: N.Values,
+    h: float = 1e-6,
+    directions: FloatArray | None = None,
+) -> FloatArray:
     """Central differences: an array of shape out.shape + wrt.shape (numerator layout).
 
     With `directions` (shape (k,) + wrt.shape), the k directional derivatives instead: an
@@ -20,7 +31,7 @@ def finite_differences(
     """
     out_shape = graph.shape_of(graph.output)
 
-    def f(v: dict) -> np.ndarray:
+    def f(v: N.Values) -> FloatArray:
         arrays, _ = N.bind(graph, v)
         return N.to_numpy_shape(N.eval_graph(graph, arrays)[graph.output], out_shape)
 
@@ -37,7 +48,7 @@ def finite_differences(
     return jac.reshape(jac.shape[:-1] + shape)
 
 
-def numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
+def numeric_check(p: Problem, evaluate: Evaluate, values: N.Values, tol: float) -> float:
     """Largest difference between the derived Jacobian and finite differences."""
     with np.errstate(all="ignore"):  # a value that is not real becomes nan, reported below
         return _numeric_check(p, evaluate, values, tol)
@@ -47,7 +58,7 @@ FULL_FD = 36  # up to this many entries of wrt, difference along each; else alon
 DIRECTIONS = 8
 
 
-def _numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
+def _numeric_check(p: Problem, evaluate: Evaluate, values: N.Values, tol: float) -> float:
     arrays, dims = N.bind(p.graph, values)
     n_wrt = int(np.asarray(values[p.wrt]).size)
     # (n_wrt, k): the directions as columns; the identity compares every partial
@@ -79,13 +90,14 @@ def _numeric_check(p: Problem, evaluate, values: dict, tol: float) -> float:
     return err
 
 
-def _directions(n: int) -> np.ndarray:
+def _directions(n: int) -> FloatArray:
     """DIRECTIONS random unit vectors as columns (a wrong Jacobian moves all but a null set)."""
     v = np.random.default_rng(n).normal(size=(n, DIRECTIONS))
-    return v / np.linalg.norm(v, axis=0)
+    unit: FloatArray = v / np.linalg.norm(v, axis=0)
+    return unit
 
 
-def _unarrange(matrix: np.ndarray, p: Problem, out_size: int, n_wrt: int) -> np.ndarray:
+def _unarrange(matrix: FloatArray, p: Problem, out_size: int, n_wrt: int) -> FloatArray:
     """The matrix form back as the Jacobian (rows: output entries, columns: wrt entries)."""
     both = len(p.index.out_idx) == 1 and len(p.index.wrt_idx) == 1
     if both and p.layout == "denominator":

@@ -7,7 +7,8 @@ import numpy as np
 
 from derivtex.calculus import numeric as N
 from derivtex.calculus import points as P
-from derivtex.calculus.contraction import contract_terms
+from derivtex.calculus.backends import Array, Matrix
+from derivtex.calculus.contraction import Env, contract_terms
 from derivtex.calculus.pointbackend import PointBackend, random_table, values_of
 from derivtex.calculus.problem import Problem, arrange, entries, rows_cols
 from derivtex.calculus.sampling import needs_positive
@@ -54,7 +55,9 @@ def symbolic_work(p: Problem, dims: N.Dims) -> float:
     return float(n_entries * max(1, summands))
 
 
-def point_check(p: Problem, dims: N.Dims, field: P.Field, rng, points: int) -> None:
+def point_check(
+    p: Problem, dims: N.Dims, field: P.Field, rng: np.random.Generator, points: int
+) -> None:
     graph, backend = p.graph, PointBackend(field)
     positive = any(needs_positive(d.op) for d in graph.definitions)
     out_shape, wrt_shape = graph.shape_of(graph.output), graph.shape_of(p.wrt)
@@ -79,7 +82,7 @@ def point_check(p: Problem, dims: N.Dims, field: P.Field, rng, points: int) -> N
             _agree(field, _total(matrix * arranged), want, "the matrix form", n)
 
 
-def _duals(value: np.ndarray, tangent: np.ndarray | None, field: P.Field) -> np.ndarray:
+def _duals(value: Array, tangent: Array | None, field: P.Field) -> Array:
     """Dual numbers along tangent; without one, plain values (what does not depend on wrt)."""
     if tangent is None:
         return value
@@ -89,11 +92,13 @@ def _duals(value: np.ndarray, tangent: np.ndarray | None, field: P.Field) -> np.
     return out
 
 
-def _total(table: np.ndarray):
+def _total(table: Matrix) -> P.Element:
     return sum(np.asarray(table, dtype=object).reshape(-1).tolist(), 0)
 
 
-def _projected_index_form(p: Problem, env, dims, field, weight, direction):
+def _projected_index_form(
+    p: Problem, env: Env, dims: N.Dims, field: P.Field, weight: Array, direction: Array
+) -> P.Element:
     """sum over (i, j) of weight_i d out_i / d wrt_j direction_j, from the index form."""
     d = p.index
     out_sizes = tuple(N.dim_value(x, dims) for x in d.out_dims)
@@ -103,7 +108,7 @@ def _projected_index_form(p: Problem, env, dims, field, weight, direction):
     return contract_terms(d.terms, weights, free, env, dims, field)
 
 
-def _agree(field: P.Field, got, want, what: str, n: int) -> None:
+def _agree(field: P.Field, got: P.Element, want: P.Element, what: str, n: int) -> None:
     if field.same(got, want):
         return
     kind = "exact rational" if field.exact else f"{P.DIGITS}-digit"
@@ -114,6 +119,6 @@ def _agree(field: P.Field, got, want, what: str, n: int) -> None:
     )
 
 
-def _short(x) -> str:
+def _short(x: P.Element) -> str:
     text = mpmath.nstr(x, 12) if isinstance(x, mpmath.mpf | mpmath.mpc) else str(x)
     return text if len(text) <= 60 else text[:57] + "..."

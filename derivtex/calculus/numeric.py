@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
@@ -21,6 +22,7 @@ from derivtex.language.shapes import Shape
 
 Dims: TypeAlias = dict[sympy.Symbol, int]
 Env: TypeAlias = dict[str, Matrix]  # each name's value (2-D); sizes under size_key
+Values: TypeAlias = Mapping[str, npt.ArrayLike]  # inputs by name, in the user's shapes
 
 
 # -- binding values ------------------------------------------------------------------------------

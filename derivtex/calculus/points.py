@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import mpmath
 import numpy as np
@@ -117,6 +117,8 @@ class FloatField:
 
 
 Field = RationalField | FloatField
+# A value in a field, or a dual number over one (mpmath is untyped: its floats are Any to mypy)
+Element: TypeAlias = "int | Fraction | mpmath.mpf | mpmath.mpc | Dual"
 
 
 # -- dual numbers: forward-mode derivatives --------------------------------------------------------

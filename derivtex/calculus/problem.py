@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import Matrix
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import Target
 from derivtex.language import ir
@@ -63,7 +64,7 @@ def rows_cols(shape: Shape, dims: N.Dims) -> tuple[int, int]:
     return N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims)
 
 
-def arrange(jac, p: Problem, dims: N.Dims):
+def arrange(jac: Matrix, p: Problem, dims: N.Dims) -> Matrix:
     """The Jacobian (rows: output entries, columns: wrt entries) in the matrix form's layout."""
     tgt = p.target
     assert tgt is not None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import sympy
 
 from derivtex.calculus import conditioning as C
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import FloatArray
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
 
@@ -24,13 +26,13 @@ def _needs_unit(op: ir.Op) -> bool:
     return any(isinstance(o, ir.Apply) and ELEMENTWISE[o.func].unit_domain for o in ir.walk(op))
 
 
-def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> dict:
+def random_values(graph: ir.Graph, dims: N.Dims, rng: np.random.Generator) -> dict[str, FloatArray]:
     """Random inputs: positive where log or sqrt need it, and away from kinks and poles."""
     positive = any(needs_positive(d.op) for d in graph.definitions)
     unit = any(_needs_unit(d.op) for d in graph.definitions)
     low, high = (0.1, 0.4) if unit else (0.5, 1.5)
     squares = C.square_kinds(graph)
-    values: dict = {}
+    values: dict[str, FloatArray] = {}
     for _ in range(_ATTEMPTS):
         for name, shape in graph.inputs:
             full = (N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims))
@@ -59,7 +61,7 @@ def _away(value: np.ndarray, margin: float) -> bool:
 _KINK_MARGIN, _DIVISOR_MARGIN, _UNIT_MARGIN = 0.05, 0.15, 0.9
 
 
-def _well_inside(graph: ir.Graph, values: dict) -> bool:
+def _well_inside(graph: ir.Graph, values: N.Values) -> bool:
     """No kink argument near 0 (abs, sign, relu), no divisor near 0, arcsin's arguments inside."""
     env = C.env_or_none(graph, values)
     if env is None or not C.conditioned(graph, env):
@@ -77,7 +79,9 @@ def _well_inside(graph: ir.Graph, values: dict) -> bool:
     return True
 
 
-def sample(graph: ir.Graph, symbols: tuple, rng) -> tuple[N.Dims, dict, float | None]:
+def sample(
+    graph: ir.Graph, symbols: tuple[sympy.Symbol, ...], rng: np.random.Generator
+) -> tuple[N.Dims, dict[str, FloatArray], float | None]:
     """Random sizes and values; sizes are drawn again where what is inverted is singular."""
     for _ in range(_ATTEMPTS):
         dims = {d: int(rng.integers(2, 6)) for d in symbols}

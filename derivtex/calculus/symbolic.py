@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
+from typing import TypeAlias
 
 import numpy as np
 import sympy
@@ -10,12 +12,15 @@ from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 from derivtex.calculus import conditioning as C
 from derivtex.calculus import numeric as N
-from derivtex.calculus.backends import SYMPY
+from derivtex.calculus.backends import SYMPY, Matrix
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.problem import Problem, arrange
 from derivtex.errors import UnsupportedError, VerificationError
 from derivtex.language import ir
 from derivtex.language.shapes import Shape
+
+# Entries of explicit matrices (x[1], W[1, 2], n) and their values
+ExplicitEnv: TypeAlias = dict[sympy.Expr, sympy.Expr]
 
 
 def explicit_input(name: str, shape: Shape, dims: N.Dims) -> sympy.ImmutableMatrix:
@@ -58,7 +63,7 @@ def symbolic_check_or_singular(p: Problem, dims: N.Dims) -> None:
         raise C.singular(dims) from error
 
 
-def positions(p: Problem, out: bool, dims: N.Dims):
+def positions(p: Problem, out: bool, dims: N.Dims) -> Iterator[tuple[int, tuple[int, ...]]]:
     """(flat position, 1-based free indices) of every entry of the output or of wrt."""
     shape = p.graph.shape_of(p.graph.output if out else p.wrt)
     rows, cols = N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims)
@@ -67,9 +72,9 @@ def positions(p: Problem, out: bool, dims: N.Dims):
         yield flat, idx
 
 
-def index_env(graph: ir.Graph, env: dict) -> dict:
+def index_env(graph: ir.Graph, env: Mapping[str, Matrix]) -> ExplicitEnv:
     """Entries of named intermediates (z[2], n) and scalar inputs, as their explicit values."""
-    mapping: dict = {}
+    mapping: ExplicitEnv = {}
     for name, value in env.items():
         if name not in graph.names:
             continue  # a size, such as N in x / N (kept as "#N")
@@ -86,7 +91,9 @@ def index_env(graph: ir.Graph, env: dict) -> dict:
     return mapping
 
 
-def index_value(d: IndexDerivative, values: tuple, env: dict, dims: N.Dims) -> sympy.Expr:
+def index_value(
+    d: IndexDerivative, values: tuple[int, ...], env: ExplicitEnv, dims: N.Dims
+) -> sympy.Expr:
     subs = dict(zip(d.out_idx + d.wrt_idx, values, strict=True))
     parts = []
     for term in d.terms:
@@ -120,7 +127,7 @@ def rational_zero(expr: sympy.Expr) -> bool:
     quotients in milliseconds where simplify takes seconds; when it cannot, simplify decides.
     """
     names: dict[sympy.Expr, sympy.Dummy] = {}
-    calls = {}
+    calls: dict[sympy.Expr, sympy.Expr] = {}
     for f in expr.atoms(sympy.Function):
         power, base = 1, f
         if isinstance(f, sympy.exp):  # exp(-2 a) is X^-2 with X = exp(a): one symbol for both
@@ -128,6 +135,6 @@ def rational_zero(expr: sympy.Expr) -> bool:
             power, base = (int(c), sympy.exp(rest)) if c.is_Integer else (1, f)
         calls[f] = names.setdefault(base, sympy.Dummy()) ** power
     try:
-        return sympy.cancel(expr.xreplace(calls)) == 0
+        return bool(sympy.cancel(expr.xreplace(calls)) == 0)
     except sympy.PolynomialError:
         return False

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import sympy
 
 from derivtex.calculus import numeric as N
-from derivtex.calculus.differences import finite_differences, numeric_check
+from derivtex.calculus.differences import Evaluate, finite_differences, numeric_check
 from derivtex.calculus.exact import SYMBOLIC_WORK, exact_check, symbolic_work
 from derivtex.calculus.problem import Problem, VerificationReport, symbolic_dims
 from derivtex.calculus.sampling import random_values, sample
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def _exact(p: Problem, symbols: tuple, seed: int) -> N.Dims:
+def _exact(p: Problem, symbols: tuple[sympy.Symbol, ...], seed: int) -> N.Dims:
     """Run the exact check at sizes 2, 3, 2, ...; where that makes an inverse singular
     (X X^T with X 3 x 2), at 3, 2, 3, ... instead. Returns the sizes used."""
     dims = {d: 2 + n % 2 for n, d in enumerate(symbols)}
@@ -43,7 +44,9 @@ def _exact(p: Problem, symbols: tuple, seed: int) -> N.Dims:
     return dims
 
 
-def verify(p: Problem, evaluate, *, seed: int = 0, trials: int = 2, tol: float = 1e-5):
+def verify(
+    p: Problem, evaluate: Evaluate, *, seed: int = 0, trials: int = 2, tol: float = 1e-5
+) -> VerificationReport:
     """Run the exact check at small sizes and the numerical check at random sizes."""
     symbols = symbolic_dims(p.graph)
     exact_dims = _exact(p, symbols, seed)

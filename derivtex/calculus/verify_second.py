@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -11,7 +11,7 @@ import sympy
 
 from derivtex.calculus import numeric as N
 from derivtex.calculus import symbolic as S
-from derivtex.calculus.backends import SYMPY
+from derivtex.calculus.backends import SYMPY, Matrix
 from derivtex.calculus.derivative import Derivative
 from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.problem import VerificationReport, symbolic_dims
@@ -63,11 +63,11 @@ def exact_check(h: Hessian, dims: N.Dims) -> None:
             _same_entry(got_matrix, r, c, want[r][c])
 
 
-def _same_entry(matrix, r: int, c: int, want: sympy.Expr) -> None:
+def _same_entry(matrix: Matrix, r: int, c: int, want: sympy.Expr) -> None:
     S.same(matrix[r, c], want, f"entry ({r + 1}, {c + 1}) of the matrix form")
 
 
-def _positions(h: Hessian, dims: N.Dims):
+def _positions(h: Hessian, dims: N.Dims) -> Iterator[tuple[int, tuple[int, ...]]]:
     """(flat position, 1-based indices) of every entry of wrt, in row-major order."""
     shape = h.wrt_shape
     rows, cols = N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims)
@@ -75,7 +75,7 @@ def _positions(h: Hessian, dims: N.Dims):
         yield flat, tuple(i + 1 for i, d in ((r, shape.rows), (c, shape.cols)) if d != 1)
 
 
-def numeric_check(h: Hessian, values: dict, tol: float) -> float:
+def numeric_check(h: Hessian, values: N.Values, tol: float) -> float:
     """Largest relative difference from central differences of the (verified) gradient."""
     base = np.asarray(values[h.wrt], dtype=float)
     n = base.size
@@ -104,7 +104,9 @@ def numeric_check(h: Hessian, values: dict, tol: float) -> float:
     return err
 
 
-def verify_hessian(h: Hessian, *, seed: int = 0, trials: int = 2, tol: float = 1e-5):
+def verify_hessian(
+    h: Hessian, *, seed: int = 0, trials: int = 2, tol: float = 1e-5
+) -> VerificationReport:
     """The exact check at small sizes, then finite differences at random sizes."""
     symbols = symbolic_dims(h.graph)
     exact_dims = {d: 2 + n % 2 for n, d in enumerate(symbols)}
