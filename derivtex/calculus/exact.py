@@ -35,9 +35,8 @@ def exact_check(p: Problem, dims: N.Dims, *, seed: int = 0, points: int = 2) -> 
             with mpmath.workdps(P.DIGITS):
                 point_check(p, dims, P.FloatField(), np.random.default_rng(seed), points)
     except (P.NoPoint, ZeroDivisionError):  # what points cannot evaluate: expand, as before
-        symbolic_check_or_singular(
-            p, dims
-        )  # (a divisor that is always zero then reaches the numeric check)
+        # (a divisor that is always zero then reaches the numeric check)
+        symbolic_check_or_singular(p, dims)
     except VerificationError:
         if symbolic_work(p, dims) <= SYMBOLIC_WORK:
             symbolic_check(p, dims)  # names the entry that differs
