@@ -16,6 +16,8 @@ from benchmarks.bench_verify import chain, tanh_net  # the requests the benchmar
 from derivtex.calculus import numeric as N
 from derivtex.calculus import points as P
 from derivtex.calculus import verify as V
+from derivtex.calculus.contraction import contract
+from derivtex.calculus.exact import point_check
 from derivtex.calculus.terms import Term
 
 W_, x_, z_ = sympy.IndexedBase("W"), sympy.IndexedBase("x"), sympy.IndexedBase("z")
@@ -36,10 +38,10 @@ def with_result(d: derivtex.Derivation, terms=None, matrix=None) -> V.Problem:
 def point_only(p: V.Problem, dims: N.Dims) -> None:
     """The random-point comparison alone: neither the symbolic expansion nor finite differences."""
     try:
-        V._point_check(p, dims, P.RationalField(), np.random.default_rng(0), 2)
+        point_check(p, dims, P.RationalField(), np.random.default_rng(0), 2)
     except P.Irrational:
         with mpmath.workdps(P.DIGITS):
-            V._point_check(p, dims, P.FloatField(), np.random.default_rng(0), 2)
+            point_check(p, dims, P.FloatField(), np.random.default_rng(0), 2)
 
 
 # -- long chains, deep networks and integer sizes verify -------------------------------------------
@@ -201,7 +203,7 @@ def test_contract_matches_einsum() -> None:
     rng = np.random.default_rng(3)
     a, b, c = rng.integers(-9, 9, (3, 4)), rng.integers(-9, 9, (4, 5)), rng.integers(-9, 9, (5, 3))
     tables = [((i, j), a.astype(object)), ((j, k), b.astype(object)), ((k, i), c.astype(object))]
-    got = P.contract(tables, {i: 3, j: 4, k: 5})
+    got = contract(tables, {i: 3, j: 4, k: 5})
     assert got == int(np.einsum("ij,jk,ki->", a, b, c))
 
 
@@ -210,7 +212,7 @@ def test_rational_graphs_stay_exact_and_others_use_the_float_field() -> None:
     point_only(d.derivative.problem(), exact_dims(d))  # no Irrational: exact throughout
     root = derivtex.derive("L = norm(x)", "x", {"x": "D"})
     with pytest.raises(P.Irrational):
-        V._point_check(
+        point_check(
             root.derivative.problem(),
             exact_dims(root),
             P.RationalField(),

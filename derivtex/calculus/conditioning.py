@@ -7,9 +7,12 @@ determinant), those under a log-determinant positive definite, M M^T / n + I.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from derivtex.calculus import numeric as N
+from derivtex.calculus.backends import Matrix
 from derivtex.errors import UnsupportedError
 from derivtex.language import ir
 
@@ -45,7 +48,7 @@ def sample(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return m + np.diag(np.abs(m).sum(axis=1) + 0.5)
 
 
-def condition(graph: ir.Graph, env: dict[str, np.ndarray]) -> float:
+def condition(graph: ir.Graph, env: Mapping[str, Matrix]) -> float:
     """The largest 2-norm condition number of a matrix inverted (or det'd) at these values."""
     worst = 1.0
     for op in _inverted(graph):
@@ -54,11 +57,11 @@ def condition(graph: ir.Graph, env: dict[str, np.ndarray]) -> float:
     return worst if np.isfinite(worst) else float("inf")
 
 
-def conditioned(graph: ir.Graph, env: dict[str, np.ndarray]) -> bool:
+def conditioned(graph: ir.Graph, env: Mapping[str, Matrix]) -> bool:
     return condition(graph, env) <= MAX_CONDITION
 
 
-def env_or_none(graph: ir.Graph, values: dict) -> dict | None:
+def env_or_none(graph: ir.Graph, values: N.Values) -> N.Env | None:
     """Every value at these inputs; None where a matrix to invert is singular."""
     arrays, _ = N.bind(graph, values)
     with np.errstate(all="ignore"):
@@ -68,7 +71,7 @@ def env_or_none(graph: ir.Graph, values: dict) -> dict | None:
             return None
 
 
-def singular(dims: dict | None = None) -> UnsupportedError:
+def singular(dims: N.Dims | None = None) -> UnsupportedError:
     """What is inverted is singular at every size the checks try (X^T X with fewer rows)."""
     at = ", ".join(f"{k}={v}" for k, v in (dims or {}).items())
     return UnsupportedError(

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from derivtex.calculus import mexpr
-from derivtex.calculus.backends import NUMPY, to_numpy
+from derivtex.calculus.backends import NUMPY, Array, Backend, FloatArray, Matrix, to_numpy
 from derivtex.calculus.terms import Terms
 from derivtex.errors import InputError
 from derivtex.language import ir
 from derivtex.language.functions import ELEMENTWISE
 from derivtex.language.shapes import Shape
 
-Dims = dict[sympy.Symbol, int]
+Dims: TypeAlias = dict[sympy.Symbol, int]
+Env: TypeAlias = dict[str, Matrix]  # each name's value (2-D); sizes under size_key
+Values: TypeAlias = Mapping[str, npt.ArrayLike]  # inputs by name, in the user's shapes
 
 
 # -- binding values ------------------------------------------------------------------------------
-def bind(graph: ir.Graph, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], Dims]:
+def bind(graph: ir.Graph, values: Mapping[str, Any]) -> tuple[dict[str, FloatArray], Dims]:
     """Every input as a 2-D float array, and the size of every symbolic dimension."""
     dims: Dims = {}
-    arrays = {}
+    arrays: dict[str, FloatArray] = {}
     for name, shape in graph.inputs:
         if name not in values:
             raise InputError(f"no value given for {name!r}", hint=f"pass values[{name!r}]")
@@ -42,7 +45,7 @@ def bind(graph: ir.Graph, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarr
     return arrays, dims
 
 
-def _rows_cols(arr: np.ndarray, shape: Shape) -> tuple[int, int]:
+def _rows_cols(arr: FloatArray, shape: Shape) -> tuple[int, int]:
     if shape.numpy_rank == 0:
         return (1, 1)
     return (arr.shape[0], 1) if shape.numpy_rank == 1 else arr.shape
@@ -61,7 +64,7 @@ def dim_value(dim: sympy.Expr, dims: Dims) -> int:
     return int(dim.xreplace(dims))
 
 
-def to_numpy_shape(arr: np.ndarray, shape: Shape) -> np.ndarray:
+def to_numpy_shape(arr: Array, shape: Shape) -> Array:
     """A 2-D internal array back in the shape the user stores the tensor in."""
     if shape.numpy_rank == 0:
         return arr.reshape(())
@@ -69,7 +72,7 @@ def to_numpy_shape(arr: np.ndarray, shape: Shape) -> np.ndarray:
 
 
 # -- graphs --------------------------------------------------------------------------------------
-def eval_graph(graph: ir.Graph, env: dict[str, Any], backend=NUMPY) -> dict[str, Any]:
+def eval_graph(graph: ir.Graph, env: Mapping[str, Matrix], backend: Backend = NUMPY) -> Env:
     """Values of every definition (2-D), added to a copy of the inputs' values."""
     env = dict(env)
     for dim, size in _sizes(graph, env).items():  # x / N reads N's value here
@@ -89,9 +92,9 @@ def _key(symbol: sympy.Symbol) -> str:
     return size_key(symbol) if symbol.is_integer else symbol.name
 
 
-def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
+def _sizes(graph: ir.Graph, env: Env) -> dict[sympy.Expr, int]:
     """The size of every symbolic dimension, read off the inputs' values."""
-    sizes = {}
+    sizes: dict[sympy.Expr, int] = {}
     for name, shape in graph.inputs:
         for dim, size in zip((shape.rows, shape.cols), env[name].shape, strict=True):
             if not dim.is_Integer:
@@ -99,13 +102,18 @@ def _sizes(graph: ir.Graph, env: dict[str, Any]) -> dict[sympy.Expr, int]:
     return sizes
 
 
-def _size(expr: sympy.Expr, env: dict[str, Any], b) -> Any:
+def _size(expr: sympy.Expr, env: Env, b: Backend) -> sympy.Expr:
     """A size expression (N, N D) with the sizes filled in from env."""
     sizes = {s: sympy.Integer(int(b.entry(env[size_key(s)]))) for s in expr.free_symbols}
     return expr.xreplace(sizes)
 
 
-def _entrywise(op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, Any], b, combine) -> Any:
+def _entrywise(
+    op: ir.Add | ir.Hadamard | ir.Divide,
+    env: Env,
+    b: Backend,
+    combine: Callable[[Matrix, Matrix], Matrix],
+) -> Matrix:
     x, y = eval_op(op.left, env, b), eval_op(op.right, env, b)
     if op.broadcast:
         rows, cols = max(x.shape[0], y.shape[0]), max(x.shape[1], y.shape[1])
@@ -113,7 +121,7 @@ def _entrywise(op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, Any], b, com
     return combine(x, y)
 
 
-def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
+def eval_op(op: ir.Op, env: Env, b: Backend) -> Matrix:
     match op:
         case ir.Leaf(name=name) | ir.Ref(name=name):
             return env[name]
@@ -162,10 +170,17 @@ def eval_op(op: ir.Op, env: dict[str, Any], b) -> Any:
     raise TypeError(op)
 
 
+Grid: TypeAlias = dict[sympy.Symbol, Array]  # each index's 1-based values across a factor
+
+
 # -- index forms ---------------------------------------------------------------------------------
 def eval_terms(
-    terms: Terms, free: tuple[sympy.Symbol, ...], free_dims: tuple[int, ...], env: dict, dims: Dims
-) -> np.ndarray:
+    terms: Terms,
+    free: tuple[sympy.Symbol, ...],
+    free_dims: tuple[int, ...],
+    env: Mapping[str, Matrix],
+    dims: Dims,
+) -> FloatArray:
     """Sum of products over the free indices, by einsum: an array with one axis per index."""
     out = np.zeros(free_dims)
     for term in terms:
@@ -187,7 +202,12 @@ def eval_terms(
     return out
 
 
-def _factor_array(factor, idx: list, sizes: dict, env: dict) -> np.ndarray:
+def _factor_array(
+    factor: sympy.Expr,
+    idx: list[sympy.Symbol],
+    sizes: dict[sympy.Symbol, int],
+    env: Mapping[str, Matrix],
+) -> FloatArray:
     """One factor as an array over its indices, by broadcasting every entry it reads."""
     shape = tuple(sizes[s] for s in idx)
     grids = np.indices(shape) if idx else np.zeros((0,), dtype=int)
@@ -200,20 +220,22 @@ def _factor_array(factor, idx: list, sizes: dict, env: dict) -> np.ndarray:
     return np.broadcast_to(np.asarray(to_numpy(factor, arrays), dtype=float), shape)
 
 
-def _atom_array(atom, position: dict, shape: tuple, env: dict) -> np.ndarray:
+def _atom_array(
+    atom: sympy.Expr, position: Grid, shape: tuple[int, ...], env: Mapping[str, Matrix]
+) -> FloatArray:
     if isinstance(atom, sympy.KroneckerDelta):
         a, b = (_position(x, position, shape) for x in atom.args)
-        return (a == b).astype(float)
+        delta: FloatArray = (a == b).astype(float)
+        return delta
     if isinstance(atom, sympy.Symbol):
         return np.full(shape, float(np.asarray(env[_key(atom)]).reshape(-1)[0]))
     value = env[str(atom.base.label)]
     pos = [_position(x, position, shape) - 1 for x in atom.indices]
-    if len(pos) == 1:
-        return value.reshape(-1)[pos[0]]
-    return value[pos[0], pos[1]]
+    read: FloatArray = value.reshape(-1)[pos[0]] if len(pos) == 1 else value[pos[0], pos[1]]
+    return read
 
 
-def _position(x, position: dict, shape: tuple) -> np.ndarray:
+def _position(x: sympy.Expr, position: Grid, shape: tuple[int, ...]) -> Array:
     """The 1-based values an index takes across the factor's grid."""
     if x in position:
         return position[x]
@@ -221,11 +243,16 @@ def _position(x, position: dict, shape: tuple) -> np.ndarray:
 
 
 # -- matrix forms --------------------------------------------------------------------------------
-def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
+def eval_matrix(
+    expr: sympy.Basic, env: Mapping[str, Matrix], dims: Dims, b: Backend = NUMPY
+) -> Matrix:
     """A matrix-form expression as a 2-D value (scalars as 1 x 1)."""
     if not isinstance(expr, sympy.MatrixExpr):
         return b.scalar(_eval_scalar(expr, env, dims, b))
-    size = lambda d: dim_value(d, dims)  # noqa: E731
+
+    def size(dim: sympy.Expr) -> int:
+        return dim_value(dim, dims)
+
     match expr:
         case sympy.MatrixSymbol():
             return env[expr.name]
@@ -276,7 +303,9 @@ def eval_matrix(expr: sympy.Basic, env: dict, dims: Dims, b=NUMPY) -> Any:
     raise TypeError(f"cannot evaluate {type(expr).__name__}")
 
 
-def _bound(function: sympy.Lambda, env: dict, dims: Dims, b) -> sympy.Lambda:
+def _bound(
+    function: sympy.Lambda, env: Mapping[str, Matrix], dims: Dims, b: Backend
+) -> sympy.Lambda:
     """A function body's other values filled in: exp(d - s) with s = logsumexp(z) known."""
     (var,) = function.variables
     free = function.expr.free_symbols - {var}
@@ -284,7 +313,7 @@ def _bound(function: sympy.Lambda, env: dict, dims: Dims, b) -> sympy.Lambda:
     return function.xreplace({**dims, **values}) if free else function
 
 
-def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
+def _matmul(expr: sympy.MatMul, env: Mapping[str, Matrix], dims: Dims, b: Backend) -> Matrix:
     coeff, out = 1, None
     for arg in expr.args:
         if not isinstance(arg, sympy.MatrixExpr):
@@ -296,7 +325,7 @@ def _matmul(expr: sympy.MatMul, env: dict, dims: Dims, b) -> Any:
     return coeff * out
 
 
-def _eval_scalar(expr: sympy.Expr, env: dict, dims: Dims, b) -> Any:
+def _eval_scalar(expr: sympy.Expr, env: Mapping[str, Matrix], dims: Dims, b: Backend) -> Any:
     values = {a: b.entry(_wrapped_value(a, env, dims, b)) for a in expr.atoms(*_WRAPPED)}
     values.update({s: b.entry(env[_key(s)]) for s in expr.free_symbols if _key(s) in env})
     return b.evaluate(expr, values, dims)
@@ -313,7 +342,7 @@ _WRAPPED = (
 )
 
 
-def _wrapped_value(atom, env: dict, dims: Dims, b) -> Any:
+def _wrapped_value(atom: sympy.Expr, env: Mapping[str, Matrix], dims: Dims, b: Backend) -> Matrix:
     if isinstance(atom, sympy.Trace):
         return b.trace(eval_matrix(atom.arg, env, dims, b))
     if isinstance(atom, sympy.Determinant):

@@ -14,6 +14,7 @@ from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative
 from derivtex.calculus.engine import Engine, Idx, IndexDerivative, index_letters, reserved_names
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto, target
+from derivtex.calculus.problem import VerificationReport
 from derivtex.calculus.verify_second import verify_hessian
 from derivtex.errors import InputError
 from derivtex.language import ir
@@ -74,7 +75,7 @@ class Hessian:
         wrt_np = np.asarray(values[self.wrt]).shape
         return arr.reshape(wrt_np + wrt_np)
 
-    def verify(self, *, seed: int = 0, trials: int = 2):
+    def verify(self, *, seed: int = 0, trials: int = 2) -> VerificationReport:
         """The exact (sympy diff twice) and finite-difference checks, and symmetry."""
         return verify_hessian(self, seed=seed, trials=trials)
 

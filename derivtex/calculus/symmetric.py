@@ -12,10 +12,12 @@ those partials only. Both are checked at symmetric points.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import sympy
 
 from derivtex.calculus import numeric as N
-from derivtex.calculus.verify import finite_differences
+from derivtex.calculus.backends import FloatArray
+from derivtex.calculus.differences import finite_differences
 from derivtex.errors import VerificationError
 from derivtex.language import ir
 
@@ -58,7 +60,7 @@ def _is_zero(expr: sympy.Basic) -> bool:
     return isinstance(expr, sympy.ZeroMatrix) or expr == 0
 
 
-def sample(graph: ir.Graph, values: dict) -> dict:
+def sample(graph: ir.Graph, values: N.Values) -> dict[str, npt.ArrayLike]:
     """values with every symmetric input replaced by its symmetric part."""
     out = dict(values)
     for name in names(graph):
@@ -68,7 +70,7 @@ def sample(graph: ir.Graph, values: dict) -> dict:
 
 
 def check(
-    graph: ir.Graph, wrt: str, form: sympy.Basic, values: dict, tol: float, layout: str
+    graph: ir.Graph, wrt: str, form: sympy.Basic, values: N.Values, tol: float, layout: str
 ) -> float:
     """The form against central differences at a symmetric point, changing X_{k,l} and X_{l,k}
     together when wrt is symmetric; returns the largest relative difference."""
@@ -105,7 +107,7 @@ def _vector_by_vector(graph: ir.Graph, wrt: str) -> bool:
     return len(out.free_dims) == 1 and len(by.free_dims) == 1
 
 
-def _differences(graph: ir.Graph, wrt: str, values: dict) -> np.ndarray:
+def _differences(graph: ir.Graph, wrt: str, values: N.Values) -> FloatArray:
     """d out / d wrt by central differences; by a symmetric wrt, X_{k,l} and X_{l,k} together."""
     base = np.asarray(values[wrt], dtype=float)
     steps = np.eye(base.size).reshape((base.size, *base.shape))

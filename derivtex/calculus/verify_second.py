@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 import sympy
 
 from derivtex.calculus import numeric as N
-from derivtex.calculus import verify as V
-from derivtex.calculus.backends import SYMPY
+from derivtex.calculus import symbolic as S
+from derivtex.calculus.backends import SYMPY, Matrix
 from derivtex.calculus.derivative import Derivative
 from derivtex.calculus.engine import IndexDerivative
+from derivtex.calculus.problem import VerificationReport, symbolic_dims
+from derivtex.calculus.sampling import random_values
 from derivtex.errors import VerificationError
 from derivtex.language import ir
 from derivtex.language.shapes import Shape
@@ -43,17 +45,17 @@ H_STEP = 1e-6
 def exact_check(h: Hessian, dims: N.Dims) -> None:
     """Every entry against sympy's own derivative taken twice; the matrix form too."""
     graph = h.graph
-    env = {name: V.explicit_input(name, s, dims) for name, s in graph.inputs}
+    env = {name: S.explicit_input(name, s, dims) for name, s in graph.inputs}
     env = N.eval_graph(graph, env, SYMPY)
     out, wrt = env[graph.output][0, 0], list(env[h.wrt])
     first = [sympy.diff(out, w) for w in wrt]
     want = [[sympy.diff(g, w) for w in wrt] for g in first]
-    index_env = V._index_env(graph, env)
+    index_env = S.index_env(graph, env)
     positions = list(_positions(h, dims))
     for (a, ia), (b, ib) in itertools.product(positions, positions):
-        got = V._index_value(h.index, ia + ib, index_env, dims)
-        V._same(got, want[a][b], f"d2{graph.output}/d{h.wrt}{ia}d{h.wrt}{ib}")
-        V._same(want[a][b], want[b][a], f"the symmetry of entry {ia}, {ib}")
+        got = S.index_value(h.index, ia + ib, index_env, dims)
+        S.same(got, want[a][b], f"d2{graph.output}/d{h.wrt}{ia}d{h.wrt}{ib}")
+        S.same(want[a][b], want[b][a], f"the symmetry of entry {ia}, {ib}")
     if h.matrix is not None:
         got_matrix = N.eval_matrix(h.matrix, env, dims, SYMPY)
         n = len(wrt)
@@ -61,11 +63,11 @@ def exact_check(h: Hessian, dims: N.Dims) -> None:
             _same_entry(got_matrix, r, c, want[r][c])
 
 
-def _same_entry(matrix, r: int, c: int, want: sympy.Expr) -> None:
-    V._same(matrix[r, c], want, f"entry ({r + 1}, {c + 1}) of the matrix form")
+def _same_entry(matrix: Matrix, r: int, c: int, want: sympy.Expr) -> None:
+    S.same(matrix[r, c], want, f"entry ({r + 1}, {c + 1}) of the matrix form")
 
 
-def _positions(h: Hessian, dims: N.Dims):
+def _positions(h: Hessian, dims: N.Dims) -> Iterator[tuple[int, tuple[int, ...]]]:
     """(flat position, 1-based indices) of every entry of wrt, in row-major order."""
     shape = h.wrt_shape
     rows, cols = N.dim_value(shape.rows, dims), N.dim_value(shape.cols, dims)
@@ -73,7 +75,7 @@ def _positions(h: Hessian, dims: N.Dims):
         yield flat, tuple(i + 1 for i, d in ((r, shape.rows), (c, shape.cols)) if d != 1)
 
 
-def numeric_check(h: Hessian, values: dict, tol: float) -> float:
+def numeric_check(h: Hessian, values: N.Values, tol: float) -> float:
     """Largest relative difference from central differences of the (verified) gradient."""
     base = np.asarray(values[h.wrt], dtype=float)
     n = base.size
@@ -102,9 +104,11 @@ def numeric_check(h: Hessian, values: dict, tol: float) -> float:
     return err
 
 
-def verify_hessian(h: Hessian, *, seed: int = 0, trials: int = 2, tol: float = 1e-5):
+def verify_hessian(
+    h: Hessian, *, seed: int = 0, trials: int = 2, tol: float = 1e-5
+) -> VerificationReport:
     """The exact check at small sizes, then finite differences at random sizes."""
-    symbols = V.symbolic_dims(h.graph)
+    symbols = symbolic_dims(h.graph)
     exact_dims = {d: 2 + n % 2 for n, d in enumerate(symbols)}
     exact_check(h, exact_dims)
     rng = np.random.default_rng(seed)
@@ -112,8 +116,8 @@ def verify_hessian(h: Hessian, *, seed: int = 0, trials: int = 2, tol: float = 1
     for _ in range(trials if symbols else min(trials, 1)):
         dims = {d: int(rng.integers(2, 6)) for d in symbols}
         with np.errstate(all="ignore"):
-            worst = max(worst, numeric_check(h, V.random_values(h.graph, dims, rng), tol))
+            worst = max(worst, numeric_check(h, random_values(h.graph, dims, rng), tol))
         sizes.append(tuple((str(k), v) for k, v in dims.items()))
-    return V.VerificationReport(
+    return VerificationReport(
         True, tuple((str(k), v) for k, v in exact_dims.items()), tuple(sizes), worst, tol
     )
