@@ -61,9 +61,7 @@ def whole(d: Derivative, name: str) -> sympy.Basic:
     return symbol(name, d.graph.shape_of(name))
 
 
-def shown(
-    dim: sympy.Expr, marked: int | None
-) -> tuple[tuple[int | sympy.Expr, ...], tuple[int, ...]]:
+def shown(dim: sympy.Expr, marked: int | None) -> tuple[Index, tuple[int, ...]]:
     """Which values of a summed index to show, and after which positions an ellipsis goes."""
     if dim.is_Integer and int(dim) <= 5:
         return tuple(range(1, int(dim) + 1)), ()
