@@ -11,7 +11,7 @@ import derivtex
 from derivtex.cli import main
 from derivtex.language.shapes import parse_shape
 from derivtex.rendering.printer import Notation
-from derivtex.rendering.prose import ProseMathError, prose_tex
+from derivtex.rendering.prose import ProseMathError, justification_tex, prose_tex
 
 SHAPES = {"W1": parse_shape("C x D"), "x": parse_shape("D"), "t": parse_shape("C")}
 NOTE = Notation((("W1", "matrix"), ("x", "vector"), ("t", "vector")))
@@ -67,3 +67,38 @@ def test_a_bad_dollar_in_a_spec_names_the_file_and_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(spec)])
     assert result.exit_code == 2  # bad input, like a bad expression
     assert f"{spec}:6: derivation 'derivation-1': the intro has $W ++ x$" in result.output
+
+
+JUSTIFICATIONS = [
+    (
+        "Pick one component of $t$ and one of $W1$.",
+        r"Pick one component of $\vec{t}$ and one of $W^{(1)}$.",
+    ),
+    ("Hold $x$ fixed (100% of it)", r"Hold $\vec{x}$ fixed (100\% of it)"),
+    ("The entries of W1 unmarked", "The entries of W1 unmarked"),  # no dollars: plain text
+]
+
+
+@pytest.mark.parametrize(("text", "tex"), JUSTIFICATIONS, ids=[c[0] for c in JUSTIFICATIONS])
+def test_names_in_a_justification_print_as_in_the_equations(text: str, tex: str) -> None:
+    assert justification_tex(text, NOTE) == tex
+
+
+def test_a_justification_sets_a_name_as_the_handout_equations_do() -> None:
+    d = derivtex.derive("y = W1 x", wrt="W1", shapes={"W1": "C x D", "x": "D"})
+    from derivtex.rendering.document import render, section
+    from derivtex.rendering.printer import notation
+
+    handout = render([section(d)], title="Layer")
+    said = justification_tex(
+        f"Pick one component of ${d.output}$ and one of ${d.wrt}$", notation(d.graph)
+    )
+    names = [part for n, part in enumerate(said.split("$")) if n % 2]
+    assert names == [r"\vec{y}", "W^{(1)}"]
+    assert all(name in handout for name in names)  # the equations print them the same way
+
+
+def test_a_bad_name_in_a_justification_is_keyed_justification() -> None:
+    with pytest.raises(ProseMathError, match="cannot read") as info:
+        justification_tex("one of $W1 +$", NOTE)
+    assert info.value.key == "justification"

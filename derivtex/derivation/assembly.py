@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TypeAlias
 
 import sympy
 
 from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative, derive_graph
+from derivtex.calculus.engine import IndexDerivative
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto
 from derivtex.calculus.mexpr import Slice
 from derivtex.derivation import steps as S
 from derivtex.derivation.components import SEARCH, candidates
-from derivtex.derivation.stepmath import at, entry, letters, partial, whole
+from derivtex.derivation.stepmath import Index, at, entry, letters, partial, whole
 from derivtex.options import Layout
 
+# The values shown along one axis of a grid; None marks the dots.
+Axis: TypeAlias = tuple[int | sympy.Expr | None, ...]
+Cell: TypeAlias = Callable[[int | sympy.Expr, int | sympy.Expr], sympy.Expr]
 
-def _axis(dim: sympy.Expr) -> tuple:
+
+def _axis(dim: sympy.Expr) -> Axis:
     if dim.is_Integer and int(dim) <= 4:
         return tuple(range(1, int(dim) + 1))
     return (1, 2, None, dim)
 
 
-def _grid(d: Derivative, tgt: Target, cell) -> S.Grid:
+def _grid(tgt: Target, cell: Cell) -> S.Grid:
     rows, cols = _axis(tgt.rows), _axis(tgt.cols)
     return tuple(tuple(None if r is None or c is None else cell(r, c) for c in cols) for r in rows)
 
 
-def _indices_for(d: Derivative, tgt: Target, r, c) -> tuple[tuple, tuple]:
+def _indices_for(
+    d: Derivative, tgt: Target, r: int | sympy.Expr, c: int | sympy.Expr
+) -> tuple[Index, Index]:
     values = {s: v for s, v in ((tgt.row, r), (tgt.col, c)) if s is not None}
     return tuple(values[s] for s in d.index.out_idx), tuple(values[s] for s in d.index.wrt_idx)
 
@@ -39,11 +48,11 @@ def jacobian_assembly(d: Derivative) -> S.JacobianAssembly | None:
     if len(d.index.out_idx) == 0 and len(d.index.wrt_idx) == 1:
         return None  # a gradient vector: the generalization already says it all
 
-    def partial_at(r, c):
+    def partial_at(r: int | sympy.Expr, c: int | sympy.Expr) -> sympy.Expr:
         out, wrt = _indices_for(d, tgt, r, c)
         return partial(entry(d, d.output, out), entry(d, d.wrt, wrt))
 
-    def value(r, c):
+    def value(r: int | sympy.Expr, c: int | sympy.Expr) -> sympy.Expr:
         return _shown_cell(at(d, *_indices_for(d, tgt, r, c)))
 
     other = None
@@ -59,8 +68,8 @@ def jacobian_assembly(d: Derivative) -> S.JacobianAssembly | None:
             "they are."
         ),
         partial(whole(d, d.output), whole(d, d.wrt)),
-        _grid(d, tgt, partial_at),
-        _simple_grid(_grid(d, tgt, value)),
+        _grid(tgt, partial_at),
+        _simple_grid(_grid(tgt, value)),
         d.result,
         d.layout,
         f"rows follow the components of {rows_follow}, columns those of {cols_follow}",
@@ -107,7 +116,7 @@ def _other_layout(d: Derivative) -> sympy.Basic | None:
 
 
 def tensor_structure(
-    d: Derivative, out: tuple, wrt: tuple, zero_from: tuple[tuple, tuple] | None = None
+    d: Derivative, out: Index, wrt: Index, zero_from: tuple[Index, Index] | None = None
 ) -> S.TensorStructure | None:
     """`out`, `wrt`: the worked (nonzero) entry; the search for a zero one starts at zero_from."""
     if len(d.index.out_idx) + len(d.index.wrt_idx) < 3:
@@ -133,7 +142,7 @@ def tensor_structure(
     )
 
 
-def find_entry(d: Derivative, out: tuple, wrt: tuple, zero: bool) -> tuple | None:
+def find_entry(d: Derivative, out: Index, wrt: Index, zero: bool) -> tuple[Index, Index] | None:
     """An entry that is zero (or not), starting from the example components; None if none is."""
     if (at(d, out, wrt) == 0) == zero:
         return out, wrt
@@ -143,7 +152,9 @@ def find_entry(d: Derivative, out: tuple, wrt: tuple, zero: bool) -> tuple | Non
     return None
 
 
-def _pattern(d: Derivative, array: sympy.IndexedBase):
+def _pattern(
+    d: Derivative, array: sympy.IndexedBase
+) -> tuple[sympy.Expr, sympy.Expr, tuple[sympy.Expr, sympy.Expr] | None]:
     """F_{i,j,i} = x_j: put the delta's indices equal; the compact array G keeps the rest."""
     free = d.index.out_idx + d.index.wrt_idx
     if len(d.index.terms) != 1:
@@ -195,6 +206,6 @@ def batch_rows(d: Derivative) -> S.BatchRows | None:
     )
 
 
-def _with_terms(d: Derivative, terms: T.Terms):
+def _with_terms(d: Derivative, terms: T.Terms) -> IndexDerivative:
 
     return dataclasses.replace(d.index, terms=terms)

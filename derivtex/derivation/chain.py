@@ -7,7 +7,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative
-from derivtex.calculus.engine import differentiate, index_letters
+from derivtex.calculus.engine import Idx, differentiate, index_letters
 from derivtex.calculus.mexpr import of_op
 from derivtex.derivation import steps as S
 from derivtex.derivation.components import (
@@ -22,6 +22,8 @@ from derivtex.derivation.graphs import cut
 from derivtex.derivation.quotient import quotient_rule, softmax_arg
 from derivtex.derivation.stepmath import (
     Held,
+    Pos,
+    binding,
     default_example,
     entry,
     letters,
@@ -69,20 +71,28 @@ def _reads(d: Derivative, name: str) -> set[str]:
 
 
 def _local_terms(
-    graph: ir.Graph, of: str, by: str, out_idx: tuple, by_idx: tuple, names, held: tuple = ()
-):
+    graph: ir.Graph,
+    of: str,
+    by: str,
+    out_idx: Idx,
+    by_idx: Idx,
+    names: tuple[sympy.Symbol, ...],
+    held: tuple[str, ...] = (),
+) -> T.Terms:
     """d of[out_idx] / d by[by_idx] as terms, `by` and the `held` values taken as inputs."""
     local_graph = ir.Graph(graph.inputs, graph.definitions, of, graph.source)
     for name in (by, *held):
         if name not in dict(local_graph.inputs):
             local_graph = cut(local_graph, name, of)
     local = differentiate(local_graph, by)
-    mapping = dict(zip(local.out_idx + local.wrt_idx, out_idx + by_idx, strict=True))
+    mapping = binding(local.out_idx + local.wrt_idx, out_idx + by_idx)
     terms = T.rename_sums(local.terms, names=names)
     return T.substitute(terms, mapping)
 
 
-def _local(graph: ir.Graph, of: str, by: str, out_idx: tuple, by_idx: tuple, names) -> sympy.Expr:
+def _local(
+    graph: ir.Graph, of: str, by: str, out_idx: Idx, by_idx: Idx, names: tuple[sympy.Symbol, ...]
+) -> sympy.Expr:
     return T.to_sympy(_local_terms(graph, of, by, out_idx, by_idx, names))
 
 
@@ -103,8 +113,8 @@ def local_derivative(
     d: Derivative,
     of: str,
     by: str,
-    idx: tuple[tuple, tuple],
-    example: tuple[tuple, tuple],
+    idx: tuple[Idx, Idx],
+    example: tuple[Pos, Pos],
     label: str,
     main: S.ComponentFormula | None,
     held: tuple[str, ...] = (),
@@ -117,8 +127,8 @@ def local_derivative(
     terms = _local_terms(d.graph, of, by, of_idx, by_idx, spare, held)
     syms = of_idx + by_idx
 
-    def value(o: tuple, w: tuple) -> sympy.Expr:
-        return T.to_sympy(T.substitute(terms, dict(zip(syms, o + w, strict=True))))
+    def value(o: Pos, w: Pos) -> sympy.Expr:
+        return T.to_sympy(T.substitute(terms, binding(syms, o + w)))
 
     dims = (d.graph.shape_of(by).free_dims, d.graph.shape_of(of).free_dims)
     of_ex, by_ex = nonzero_example(value, *example, *dims, len(terms))
@@ -160,13 +170,13 @@ def _held(expr: sympy.Expr, d: Derivative, held: tuple[str, ...]) -> sympy.Expr:
     return Held(expr, *(whole(d, n) for n in held)) if held else expr
 
 
-Factor = tuple[str, tuple, S.LocalDerivative, tuple[sympy.Expr, str]]  # link, its indices, ...
+Factor = tuple[str, Idx, S.LocalDerivative, tuple[sympy.Expr, str]]  # link, its indices, ...
 
 
 def chain_rule(
     d: Derivative,
     name: str,
-    out_idx: tuple,
+    out_idx: Idx,
     factors: list[Factor],
     direct: S.LocalDerivative | None,
     label: str,
@@ -231,7 +241,7 @@ def _chain_words(d: Derivative, name: str, links: list[str], direct: bool) -> st
     )
 
 
-def _summed(body: sympy.Expr, limits: tuple) -> sympy.Expr:
+def _summed(body: sympy.Expr, limits: tuple[tuple[sympy.Expr, int, sympy.Expr], ...]) -> sympy.Expr:
     return sympy.Sum(body, *limits) if limits else body  # a scalar link: no sum
 
 
@@ -239,7 +249,9 @@ def _add(parts: list[sympy.Expr]) -> sympy.Expr:
     return parts[0] if len(parts) == 1 else sympy.Add(*parts, evaluate=False)
 
 
-def _expanded(d: Derivative, name: str, out_idx: tuple, factors: list[Factor]) -> tuple:
+def _expanded(
+    d: Derivative, name: str, out_idx: Idx, factors: list[Factor]
+) -> tuple[sympy.Expr, ...]:
     ((link, mid, _, _),) = factors
     if len(mid) != 1:
         return ()
@@ -312,7 +324,7 @@ def order(d: Derivative) -> list[str]:
     return seen
 
 
-def indices(d: Derivative) -> dict[str, tuple]:
+def indices(d: Derivative) -> dict[str, Idx]:
     """General indices for the output, wrt and every intermediate, no letter used twice."""
     pool = iter(letters(d))
     out = {d.output: d.index.out_idx, d.wrt: d.index.wrt_idx}
@@ -321,7 +333,9 @@ def indices(d: Derivative) -> dict[str, tuple]:
     return out
 
 
-def chain_steps(d: Derivative, main: S.ComponentFormula, out: tuple, wrt: tuple) -> list:
+def chain_steps(
+    d: Derivative, main: S.ComponentFormula, out: Pos, wrt: Pos
+) -> list[S.LocalDerivative | S.ChainRule]:
     """Innermost first: each local derivative derived, then the chain rule that uses it.
 
     Past MAX_LINKS intermediates (a tanh network deeper than 6) the chain is not written out:
@@ -334,7 +348,7 @@ def chain_steps(d: Derivative, main: S.ComponentFormula, out: tuple, wrt: tuple)
         n: default_example(d.graph.shape_of(n).free_dims, LINK_EXAMPLE) for n in order(d)
     }
     labels = {"L": iter(range(1, 100)), "C": iter(range(1, 100))}
-    steps: list = []
+    steps: list[S.LocalDerivative | S.ChainRule] = []
     done: dict[str, tuple[sympy.Expr, str]] = {}
 
     def label(kind: str) -> str:

@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import TypeAlias
 
 import sympy
 
 from derivtex.calculus import terms as T
 from derivtex.calculus.derivative import Derivative
-from derivtex.calculus.engine import Engine
+from derivtex.calculus.engine import Engine, Idx
 from derivtex.calculus.mexpr import of_op
 from derivtex.derivation import steps as S
 from derivtex.derivation.expansion import partials, write_out
-from derivtex.derivation.stepmath import SumExcept, letters, partial, whole
+from derivtex.derivation.stepmath import Index, Pos, SumExcept, exprs, letters, partial, whole
 from derivtex.language import ir
 from derivtex.language.typecheck import depends_on
 
 # Index values tried, in order, for an example entry that is not zero.
 SEARCH = (7, 8, 2, 3, 1, 4, 5, 6)
 MAX_TRIES = 64
+Letters: TypeAlias = tuple[sympy.Symbol, ...]
 
 
 # -- the value of one component ----------------------------------------------------------------
-def formula(d: Derivative, name: str, idx: tuple, avoid: tuple = ()) -> sympy.Expr:
+def formula(d: Derivative, name: str, idx: Index, avoid: Idx = ()) -> sympy.Expr:
     """name[idx] as an explicit sum over inputs and named intermediates (norms spelled out)."""
     engine = Engine(d.graph)
-    value = engine.value(d.graph.definition(name).op, idx)
+    value = engine.value(d.graph.definition(name).op, exprs(idx))
     names = tuple(k for k in letters(d) if k not in avoid)
     value = T.rename_sums(value, names=names)
     return _spell_out_norms(d, engine, T.to_sympy(value), names)
 
 
-def _spell_out_norms(d: Derivative, engine: Engine, rhs: sympy.Expr, names: tuple) -> sympy.Expr:
+def _spell_out_norms(d: Derivative, engine: Engine, rhs: sympy.Expr, names: Letters) -> sympy.Expr:
     """A norm the tool named (n = ||r||) written as its sum: L = n^2 reads L = sum_k r_k^2."""
     for definition in d.graph.definitions:
         op = definition.op
@@ -42,10 +44,10 @@ def _spell_out_norms(d: Derivative, engine: Engine, rhs: sympy.Expr, names: tupl
     return _tidy_sums(rhs, names)
 
 
-def _tidy_sums(expr: sympy.Expr, names: tuple) -> sympy.Expr:
+def _tidy_sums(expr: sympy.Expr, names: Letters) -> sympy.Expr:
     """Readable names (k, l, ...) for summation indices the engine named _t0, _t1, ..."""
     free = iter(k for k in names if k not in expr.free_symbols)
-    mapping = {}
+    mapping: dict[sympy.Symbol, sympy.Symbol] = {}
     for total in sorted(expr.atoms(sympy.Sum), key=str):
         for k, *_ in total.limits:
             if k.name.startswith("_t") and k not in mapping:
@@ -113,7 +115,7 @@ def _rank(a: sympy.Basic) -> int:
     return 2 if isinstance(a, sympy.KroneckerDelta) else 3
 
 
-def _indices(a: sympy.Basic) -> tuple:
+def _indices(a: sympy.Basic) -> Idx:
     base = a.base if isinstance(a, sympy.Pow) else a
     return base.indices if isinstance(base, sympy.Indexed) else ()
 
@@ -189,7 +191,10 @@ def term_by_term(
     if written is None or not written.marked:
         return None
     values, rules = partials(written, wrt_entry)
-    order = lambda e: in_user_order(e, source)  # noqa: E731
+
+    def order(e: sympy.Basic) -> sympy.Basic:
+        return in_user_order(e, source)
+
     terms = tuple(order(t) for t in written.terms)
     shown = tuple(
         partial(terms[n], wrt_entry) if n in written.marked else sympy.Integer(0)
@@ -224,13 +229,13 @@ def term_by_term(
 
 # -- examples that are not zero ------------------------------------------------------------------
 def nonzero_example(
-    value: Callable[[tuple, tuple], sympy.Expr],
-    out: tuple,
-    wrt: tuple,
-    wrt_dims: tuple,
-    out_dims: tuple = (),
+    value: Callable[[Pos, Pos], sympy.Expr],
+    out: Pos,
+    wrt: Pos,
+    wrt_dims: Idx,
+    out_dims: Idx = (),
     terms: int = 1,
-) -> tuple[tuple, tuple]:
+) -> tuple[Pos, Pos]:
     """(out, wrt) near the given pair whose entry is not zero, preferring one where all `terms`
     of the index form survive (a diagonal entry when some term has a delta); the pair itself
     if every entry tried is zero."""
@@ -247,7 +252,7 @@ def nonzero_example(
     return best
 
 
-def _nearby(out: tuple, wrt: tuple, out_dims: tuple, wrt_dims: tuple) -> Iterator[tuple]:
+def _nearby(out: Pos, wrt: Pos, out_dims: Idx, wrt_dims: Idx) -> Iterator[tuple[Pos, Pos]]:
     yield out, wrt
     pool = tuple(dict.fromkeys((*out, *SEARCH)))
     for cand in candidates(wrt_dims, pool, wrt):
@@ -256,7 +261,7 @@ def _nearby(out: tuple, wrt: tuple, out_dims: tuple, wrt_dims: tuple) -> Iterato
         yield cand, wrt
 
 
-def candidates(dims: tuple, pool: tuple, start: tuple) -> Iterator[tuple]:
+def candidates(dims: Idx, pool: Pos, start: Pos) -> Iterator[Pos]:
     """Index tuples from pool, each value within its axis, changing the last axes first."""
     if not dims:
         yield ()

@@ -12,10 +12,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias, cast
 
 import sympy
 
 from derivtex.derivation.stepmath import SumExcept, shown
+
+# Summed indices (one, or a tuple together) to the values a SumExcept keeps them off.
+Excluded: TypeAlias = dict[
+    sympy.Basic | tuple[sympy.Basic, ...], sympy.Basic | tuple[sympy.Basic, ...]
+]
+Limits: TypeAlias = tuple[sympy.Tuple, ...]  # a Sum's (index, lower, upper) limits
 
 MAX_SPLIT = 3  # indices split at once: 2**3 regions at most
 
@@ -50,7 +57,10 @@ def write_out(rhs: sympy.Expr, wrt: sympy.Expr) -> Written | None:
 
 
 def _could_hold(
-    term: sympy.Basic, wrt: sympy.Expr, excluded: dict | None = None, bound: frozenset = frozenset()
+    term: sympy.Basic,
+    wrt: sympy.Expr,
+    excluded: Excluded | None = None,
+    bound: frozenset[sympy.Basic] = frozenset(),
 ) -> bool:
     """Whether an entry of wrt's tensor with a summed index (x_k) may equal wrt inside the term.
 
@@ -83,7 +93,7 @@ def _could_hold(
 
 def _parts(rhs: sympy.Expr) -> tuple[sympy.Expr, ...]:
     if isinstance(rhs, sympy.Add):
-        return rhs.args
+        return cast(tuple[sympy.Expr, ...], rhs.args)
     return (rhs,)
 
 
@@ -138,7 +148,7 @@ def _units(total: sympy.Sum, wrt: sympy.Expr) -> list[Unit]:
     return found
 
 
-def _unit(e: sympy.Indexed, wrt: sympy.Indexed, summed: set) -> Unit | None:
+def _unit(e: sympy.Indexed, wrt: sympy.Indexed, summed: set[sympy.Symbol]) -> Unit | None:
     if e.base != wrt.base:
         return None
     assign: dict[sympy.Symbol, sympy.Expr] = {}
@@ -152,7 +162,7 @@ def _unit(e: sympy.Indexed, wrt: sympy.Indexed, summed: set) -> Unit | None:
 
 
 def _disjoint(units: list[Unit]) -> bool:
-    seen: set = set()
+    seen: set[sympy.Symbol] = set()
     for unit in units:
         keys = {k for k, _ in unit}
         if keys & seen:
@@ -161,12 +171,12 @@ def _disjoint(units: list[Unit]) -> bool:
     return True
 
 
-def _limits_without(total: sympy.Sum, drop: Iterable[sympy.Symbol]) -> tuple:
+def _limits_without(total: sympy.Sum, drop: Iterable[sympy.Symbol]) -> Limits:
     gone = set(drop)
     return tuple(lim for lim in total.limits if lim[0] not in gone)
 
 
-def _resum(function: sympy.Expr, limits: tuple) -> sympy.Expr:
+def _resum(function: sympy.Expr, limits: Limits) -> sympy.Expr:
     used = tuple(lim for lim in limits if function.has(lim[0]))
     return sympy.Sum(function, *used) if used else function
 

@@ -28,12 +28,11 @@ from derivtex.derivation.components import (
 from derivtex.derivation.graphs import name_product_tail
 from derivtex.derivation.quotient import quotient_rule, softmax_arg
 from derivtex.derivation.rules import worked_rules
-from derivtex.derivation.stepmath import at, default_example, entry, letters, partial, whole
+from derivtex.derivation.stepmath import Pos, at, default_example, entry, letters, partial, whole
 from derivtex.errors import InputError
 
 OPTIONAL = frozenset(S.KINDS) - {"component_formula", "summary"}
 EXAMPLE_OUT, EXAMPLE_WRT = (3, 4), (7, 8)
-Pos = tuple[int, ...]  # a component's position, counted from 1
 
 
 # -- examples ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import sympy
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from derivtex.calculus.derivative import Derivative
+from derivtex.calculus.engine import Idx
 from derivtex.derivation import steps as S
 from derivtex.derivation.stepmath import entry, partial, whole
 from derivtex.language import ir
@@ -18,7 +19,11 @@ def softmax_arg(d: Derivative, name: str) -> str | None:
 
 
 def quotient_rule(
-    d: Derivative, name: str, idx: tuple[tuple, tuple], spare: tuple, matrix: bool = True
+    d: Derivative,
+    name: str,
+    idx: tuple[Idx, Idx],
+    spare: tuple[sympy.Symbol, ...],
+    matrix: bool = True,
 ) -> S.QuotientRule:
     """d p_i / d z_j for p = softmax(z): the quotient rule, its two cases, then diag(p) - p p^T.
 

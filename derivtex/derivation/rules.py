@@ -59,9 +59,19 @@ def inverse_rule(d: Derivative, q: str, x: str) -> S.WorkedRule:
     """d(X^{-1})_{k,l} / dX_{i,j} = -(X^{-1})_{k,i} (X^{-1})_{j,l}, from X X^{-1} = I."""
     i, j, k, l, m, p = _letters(d, 6)  # noqa: E741 - l is an index, as in the notes
     size = d.graph.shape_of(x).rows
-    dq = lambda a, b: sympy.Derivative(_entry(q, a, b), _entry(x, i, j))  # noqa: E731
-    X, Q = (lambda a, b: _entry(x, a, b)), (lambda a, b: _entry(q, a, b))  # noqa: E731
-    total = lambda e, *ix: sympy.Sum(e, *((t, 1, size) for t in ix))  # noqa: E731
+
+    def dq(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+        return sympy.Derivative(_entry(q, a, b), _entry(x, i, j))
+
+    def X(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:  # noqa: N802 - the matrix, as in the notes
+        return _entry(x, a, b)
+
+    def Q(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:  # noqa: N802 - the matrix, as in the notes
+        return _entry(q, a, b)
+
+    def total(e: sympy.Expr, *ix: sympy.Symbol) -> sympy.Expr:
+        return sympy.Sum(e, *((t, 1, size) for t in ix))
+
     zero = sympy.Integer(0)
     d_x = sympy.Derivative(X(m, p), X(i, j))
     lines = (
@@ -101,7 +111,13 @@ def determinant_rule(d: Derivative, x: str, inv: str, log: bool) -> S.WorkedRule
     size = d.graph.shape_of(x).rows
     c = next(n for n in ("C", "K", "G", "M", "C_f") if n not in reserved_names(d.graph))
     det = sympy.Determinant(mexpr.symbol(x, d.graph.shape_of(x)))
-    X, C = (lambda a, b: _entry(x, a, b)), (lambda a, b: _entry(c, a, b))  # noqa: E731
+
+    def X(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:  # noqa: N802 - the matrix, as in the notes
+        return _entry(x, a, b)
+
+    def C(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:  # noqa: N802 - the matrix, as in the notes
+        return _entry(c, a, b)
+
     rest = SumExcept.make(_mul(X(i, l), C(i, l)), (((l,), (j,), (size,)),))
     lines = [
         (det, sympy.Sum(_mul(X(i, l), C(i, l)), (l, 1, size))),

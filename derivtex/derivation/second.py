@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import sympy
 
 from derivtex.calculus import terms as T
-from derivtex.calculus.engine import Engine, entry
+from derivtex.calculus.engine import Engine, Idx, entry
 from derivtex.calculus.mexpr import symbol
 from derivtex.calculus.second import Hessian, atom_op, atom_partials, differentiate_term, named_ops
 from derivtex.calculus.verify import VerificationReport
@@ -15,50 +15,53 @@ from derivtex.derivation import steps as S
 from derivtex.derivation.assembly import _grid, _shown_cell, _simple_grid
 from derivtex.derivation.components import in_user_order, nonzero_example
 from derivtex.derivation.planner import EXAMPLE_OUT, EXAMPLE_WRT, OPTIONAL, _check_kinds, plan
-from derivtex.derivation.stepmath import default_example, partial
+from derivtex.derivation.stepmath import Index, binding, default_example, exprs, partial
 from derivtex.language import ir
 
 
-def _entry(h: Hessian, idx: tuple) -> sympy.Expr:
-    return entry(h.wrt, h.wrt_shape, idx)
+def _entry(h: Hessian, idx: Index) -> sympy.Expr:
+    return entry(h.wrt, h.wrt_shape, exprs(idx))
 
 
-def _gradient_entry(h: Hessian, idx: tuple) -> sympy.Expr:
+def _gradient_entry(h: Hessian, idx: Index) -> sympy.Expr:
     return partial(sympy.Symbol(h.output), _entry(h, idx))
 
 
-def _second(h: Hessian, first: tuple, second: tuple) -> sympy.Expr:
+def _second(h: Hessian, first: Index, second: Index) -> sympy.Expr:
     """d^2 L / d wrt[first] d wrt[second], unevaluated."""
     return sympy.Derivative(sympy.Symbol(h.output), _entry(h, first), _entry(h, second))
 
 
-def at(h: Hessian, first: tuple, second: tuple) -> sympy.Expr:
+def at(h: Hessian, first: Index, second: Index) -> sympy.Expr:
     """The Hessian's index form at concrete indices."""
-    mapping = dict(zip(h.index.out_idx + h.index.wrt_idx, first + second, strict=True))
+    mapping = binding(h.index.out_idx + h.index.wrt_idx, first + second)
     return T.to_sympy(T.substitute(h.index.terms, mapping))
 
 
-def _worked(h: Hessian, example: Mapping | None) -> tuple[tuple, tuple]:
+def _worked(h: Hessian, example: Mapping[str, int | Sequence[int]] | None) -> tuple[Index, Index]:
     given = {k: (v,) if isinstance(v, int) else tuple(v) for k, v in (example or {}).items()}
     dims = h.index.wrt_dims
     first = given.get(h.wrt, default_example(dims, EXAMPLE_WRT))
     second = default_example(dims, EXAMPLE_OUT)
-    value = lambda a, b: at(h, a, b)  # noqa: E731
+
+    def value(a: Index, b: Index) -> sympy.Expr:
+        return at(h, a, b)
+
     return nonzero_example(value, first, second, dims, dims, len(h.index.terms))
 
 
-def second_partial(h: Hessian, first: tuple, second: tuple) -> S.SecondPartial:
+def second_partial(h: Hessian, first: Index, second: Index) -> S.SecondPartial:
     """The gradient component at `first`, differentiated term by term by the entry `second`."""
     graph, source = h.graph, h.graph.source
     grad = h.gradient.index
-    component = T.substitute(grad.terms, dict(zip(grad.wrt_idx, first, strict=True)))
+    component = T.substitute(grad.terms, binding(grad.wrt_idx, first))
     engine, ops = Engine(graph), named_ops(graph)
     wrt_entry = _entry(h, second)
     values = tuple(
-        in_user_order(T.to_sympy(differentiate_term(engine, ops, t, h.wrt, second)), source)
+        in_user_order(T.to_sympy(differentiate_term(engine, ops, t, h.wrt, exprs(second))), source)
         for t in component
     )
-    links, rules = _links(engine, ops, component, h.wrt, second)
+    links, rules = _links(engine, ops, component, h.wrt, exprs(second))
     return S.SecondPartial(
         f"Differentiate one component of the gradient once more, term by term, by "
         f"the component of {h.wrt} of the second index.",
@@ -77,9 +80,11 @@ def second_partial(h: Hessian, first: tuple, second: tuple) -> S.SecondPartial:
     )
 
 
-def _links(engine: Engine, ops, component: T.Terms, wrt: str, second: tuple):
+def _links(
+    engine: Engine, ops: Mapping[str, ir.Leaf | ir.Ref], component: T.Terms, wrt: str, second: Idx
+) -> tuple[tuple[tuple[sympy.Expr, sympy.Expr], ...], tuple[str, ...]]:
     """d r_k / d x_7 for each named intermediate entry the component reads, and the rules used."""
-    links: dict = {}
+    links: dict[sympy.Expr, sympy.Expr] = {}
     rules = ["sum rule"]
     for term in component:
         slopes = atom_partials(term.factor, engine.graph)
@@ -98,7 +103,7 @@ def _links(engine: Engine, ops, component: T.Terms, wrt: str, second: tuple):
     return tuple(links.items()), tuple(rules)
 
 
-def _entry_of(engine: Engine, wrt: str, idx: tuple) -> sympy.Expr:
+def _entry_of(engine: Engine, wrt: str, idx: Idx) -> sympy.Expr:
     return entry(wrt, engine.graph.shape_of(wrt), idx)
 
 
@@ -108,10 +113,10 @@ def hessian_assembly(h: Hessian) -> S.HessianAssembly | None:
     if tgt is None or h.matrix is None or not h.index.out_idx:
         return None
 
-    def cell(r, c):  # printed d^2 L / d x_r d x_c
+    def cell(r: int | sympy.Expr, c: int | sympy.Expr) -> sympy.Expr:  # printed d^2 L / d x_r d x_c
         return _second(h, (c,), (r,))
 
-    def value(r, c):
+    def value(r: int | sympy.Expr, c: int | sympy.Expr) -> sympy.Expr:
         return _shown_cell(at(h, (c,), (r,)))
 
     whole = symbol(h.wrt, h.wrt_shape)
@@ -121,8 +126,8 @@ def hessian_assembly(h: Hessian) -> S.HessianAssembly | None:
         "not matter, so the (i, j) and (j, i) entries agree: the Hessian is symmetric (the "
         "checks confirm it entry by entry).",
         sympy.Derivative(sympy.Symbol(h.output), whole, whole, evaluate=False),
-        _grid(h, tgt, cell),  # type: ignore[arg-type]
-        _simple_grid(_grid(h, tgt, value)),  # type: ignore[arg-type]
+        _grid(tgt, cell),
+        _simple_grid(_grid(tgt, value)),
         h.result,
         True,
     )
@@ -152,12 +157,12 @@ def plan_second(
     report: VerificationReport,
     second_report: VerificationReport,
     *,
-    example: Mapping | None = None,
+    example: Mapping[str, int | Sequence[int]] | None = None,
     only: Iterable[str] | None = None,
 ) -> tuple[S.Step, ...]:
     """The gradient's worked steps (without its summary), then the Hessian's."""
     gradient = [s for s in plan(h.gradient, report, example=example, only=only)]
-    found: list = [s for s in gradient if s.kind != "summary"]
+    found: list[S.Step | None] = [s for s in gradient if s.kind != "summary"]
     first, second = _worked(h, example)
     found += [second_partial(h, first, second), hessian_assembly(h), summary(h, second_report)]
     keep = OPTIONAL if only is None else frozenset(only)

@@ -60,7 +60,8 @@ class signum(sympy.Function):  # noqa: N801
 
 
 def _sigmoid(u: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-u))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-u))  # numpy types the arithmetic as Any
+    return out
 
 
 @dataclass(frozen=True, slots=True)

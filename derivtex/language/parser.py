@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-
 import sympy
 
 from derivtex.errors import ParseError, TooLargeError, UnknownFunctionError
 from derivtex.language import nodes as n
-from derivtex.language.functions import ELEMENTWISE
+from derivtex.language.calls import AXIS_HINT, FUNCTIONS, PLANNED, closest_function
 from derivtex.language.lexer import Token, tokenize
 from derivtex.language.limits import LIMITS, Limits
-
-# name -> number of arguments
-FUNCTIONS: dict[str, int] = {
-    **dict.fromkeys(ELEMENTWISE, 1),
-    "sum": 1,
-    "tr": 1,
-    "norm": 1,
-    "norm1": 1,
-    "norm2": 1,
-    "mean": 1,
-    "diag": 1,
-    "softmax": 1,
-    "log_softmax": 1,
-    "logsumexp": 1,
-    "eye": 1,
-    "inv": 1,
-    "det": 1,
-    "logdet": 1,
-    "hadamard": 2,
-}
-
-# Functions users ask for that derivtex does not have yet, and what to write meanwhile.
-PLANNED: dict[str, str] = {
-    "pinv": "pseudo-inverses are planned",
-    "max": "a smooth maximum is logsumexp(x)",
-    "min": "a smooth minimum is -logsumexp(-x)",
-    "kron": "Kronecker products are planned",
-}
 
 
 class _Parser:
@@ -291,7 +261,7 @@ class _Parser:
                 hint=PLANNED[tok.text],
             )
         if is_call and tok.text not in self.variables:
-            close = _closest_function(tok.text)
+            close = closest_function(tok.text)
             raise UnknownFunctionError.at(
                 tok,
                 self.source,
@@ -340,24 +310,10 @@ class _Parser:
                 tok,
                 hint="separate arguments with commas, e.g. hadamard(x, z)"
                 if n_args == 2
-                else _AXIS_HINT.get(
-                    tok.text, f"give {tok.text}() one argument, e.g. {tok.text}(x)"
-                ),
+                else AXIS_HINT.get(tok.text, f"give {tok.text}() one argument, e.g. {tok.text}(x)"),
             )
         return n.Call(tok.text, tuple(args), span)
 
-
-def _closest_function(name: str) -> list[str]:
-    """The known function a misspelling means: swapped letters (tahn) first, then difflib's."""
-    swapped = [f for f in FUNCTIONS if len(f) == len(name) and sorted(f) == sorted(name)]
-    return swapped[:1] or difflib.get_close_matches(name, FUNCTIONS, n=1)
-
-
-# A second argument to these would be an axis, which the language has not got yet.
-_AXIS_HINT = {
-    f: f"{f}(Z, axis) is not supported yet (planned); apply {f} to a vector, e.g. {f}(W x)"
-    for f in ("softmax", "log_softmax", "logsumexp", "sum", "mean")
-}
 
 _PRODUCT_OPS = {"*": "matmul", "@": "matmul", ".*": "hadamard", "/": "/", "./": "./"}
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
-from derivtex.options import VectorStyle
+from derivtex.rendering import precedence as P
+from derivtex.rendering.names import (
+    FUNCTION_LATEX,
+    Notation,
+    has_subscript,
+    name_latex,
+    notation,
+    split_name,
+)
+from derivtex.rendering.precedence import PRECEDENCE
 
 if TYPE_CHECKING:
     from derivtex.calculus.mexpr import (
@@ -26,107 +32,16 @@ if TYPE_CHECKING:
         SoftmaxOf,
         SumOf,
     )
-    from derivtex.language import ir
 
-KINDS = ("scalar", "vector", "matrix")
-VECTOR_STYLES = tuple(v.value for v in VectorStyle)
+__all__ = ["DerivtexLatexPrinter", "Notation", "name_latex", "notation", "to_latex"]
 
-_GREEK_WORDS = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau"
-    " upsilon phi chi psi omega varepsilon vartheta varpi varrho varsigma varphi"
-    " Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
-)
-# LaTeX has no \omicron: the letter looks like a Latin o.
-GREEK = {**{word: "\\" + word for word in _GREEK_WORDS.split()}, "omicron": "o"}
-ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
-
-_ACCENT_MACROS = (r"\vec", *ACCENTS.values())
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # A partial of one of these is written d y / d x; of anything else d/dx [ ... ].
-# How derivtex's own sympy functions print (the names the notes use); a subclass may change it.
-FUNCTION_LATEX = {
-    "sigmoid": r"\sigma",
-    "sigmoid_prime": r"\sigma'",
-    "relu": r"\operatorname{relu}",
-    "relu_prime": r"\operatorname{relu}'",
-    "softplus": r"\operatorname{softplus}",
-    "signum": r"\operatorname{sign}",
-    "asin": r"\arcsin",
-    "acos": r"\arccos",
-    "atan": r"\arctan",
-}
-
 _ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
-
-
-@dataclass(frozen=True, slots=True)
-class Notation:
-    """How tensors print: the kind of each named tensor and the style of vectors."""
-
-    kinds: tuple[tuple[str, str], ...]  # tensor name -> "scalar" | "vector" | "matrix"
-    vectors: str = "arrow"  # "arrow" -> \vec{x}; "bold" -> \mathbf{x}
-
-    def __post_init__(self) -> None:
-        _check_choice("vector style", self.vectors, VECTOR_STYLES)
-        for name, kind in self.kinds:
-            _split_name(name)
-            _check_choice("kind", kind, KINDS)
-
-    def kind(self, name: str) -> str | None:
-        """The declared kind of a tensor name, or None if it was not declared."""
-        return next((kind for known, kind in self.kinds if known == name), None)
 
 
 def to_latex(expr: sympy.Basic, notation: Notation) -> str:
     """The LaTeX (math mode, no delimiters) of one of derivtex's sympy objects."""
-    return DerivtexLatexPrinter(notation).doprint(expr)
-
-
-def name_latex(name: str, kind: str, vectors: str = "arrow") -> str:
-    """The LaTeX of a bare tensor name: W1 -> W^{(1)}, x_hat -> \\hat{x}, alpha -> \\alpha."""
-    _check_choice("kind", kind, KINDS)
-    _check_choice("vector style", vectors, VECTOR_STYLES)
-    core, number, suffix = _split_name(name)
-    tex = _styled_core(core, kind, vectors)
-    if suffix in ACCENTS:
-        tex = f"{ACCENTS[suffix]}{{{tex}}}"
-    if number:
-        tex += f"^{{({number})}}"
-    if suffix and suffix not in ACCENTS:
-        tex += "_{\\mathrm{" + suffix.replace("_", r"\_") + "}}"
-    return tex
-
-
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
-
-
-def _split_name(name: str) -> tuple[str, str, str]:
-    """Split W12_hat into its letters, its trailing layer number and its suffix."""
-    if not _NAME.fullmatch(name) or name.endswith("_"):
-        raise ValueError(f"not a tensor name: {name!r} (letters, digits and _ only)")
-    head, _, suffix = name.partition("_")
-    core = head.rstrip("0123456789")
-    return core, head[len(core) :], suffix
-
-
-def _styled_core(core: str, kind: str, vectors: str) -> str:
-    bold = kind == "vector" and vectors == "bold"
-    if core in GREEK:
-        return rf"\boldsymbol{{{GREEK[core]}}}" if bold else _arrow(GREEK[core], kind)
-    if bold:
-        return rf"\mathbf{{{core}}}"
-    return _arrow(core if len(core) == 1 else rf"\mathrm{{{core}}}", kind)
-
-
-def _arrow(tex: str, kind: str) -> str:
-    return rf"\vec{{{tex}}}" if kind == "vector" else tex
-
-
-def _has_subscript(name: str) -> bool:
-    suffix = _split_name(name)[2]
-    return bool(suffix) and suffix not in ACCENTS
+    return cast(str, DerivtexLatexPrinter(notation).doprint(expr))
 
 
 class _Verbatim(sympy.Symbol):
@@ -143,15 +58,18 @@ class DerivtexLatexPrinter(LatexPrinter):
         self._notation = notation
         self._elementwise: str | None = None  # inside an elementwise function of a vector or matrix
 
+    def _print(self, expr: object, **kwargs: object) -> str:
+        return cast(str, super()._print(expr, **kwargs))  # sympy's dispatch is untyped
+
     def parenthesize_super(self, s: str) -> str:
         """Braces, not parentheses, protect a superscript raised to a power: {W^{(1)}}^{2}."""
-        return _group(s) if "^" in s else s
+        return P.group(s) if "^" in s else s
 
     # Precedence ----------------------------------------------------------------------------------
 
     def precedence(self, expr: sympy.Basic) -> int:
         """How tightly expr binds as printed: what decides the parentheses around it."""
-        return precedence_of(expr)
+        return P.precedence_of(expr)
 
     def parenthesize(
         self, item: sympy.Basic, level: int, is_neg: bool = False, strict: bool = False
@@ -159,14 +77,14 @@ class DerivtexLatexPrinter(LatexPrinter):
         tex = self._print(item)
         prec = self.precedence(item)
         if (is_neg and strict) or prec < level or (not strict and prec <= level):
-            return rf"\left({_bare_tex(tex)}\right)"
+            return rf"\left({P.bare_tex(tex)}\right)"
         return tex
 
     def _needs_mul_brackets(
         self, expr: sympy.Basic, first: bool = False, last: bool = False
     ) -> bool:
         # A factor that is a product of matrices keeps its parentheses: 2 (a^T x).
-        matrix_like = isinstance(expr, sympy.MatrixExpr) or _is_scalar_of(expr)
+        matrix_like = isinstance(expr, sympy.MatrixExpr) or P.is_scalar_of(expr)
         if self.precedence(expr) < PRECEDENCE["Mul"] or (
             matrix_like and self.precedence(expr) <= PRECEDENCE["Mul"]
         ):
@@ -184,12 +102,12 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         kind = self._notation.kind(expr.name)
         if kind is None and expr.is_integer:
-            _split_name(expr.name)  # index and size symbols print as sympy does: k_2 -> k_{2}
-            return super()._print_Symbol(expr)
+            split_name(expr.name)  # index and size symbols print as sympy does: k_2 -> k_{2}
+            return cast(str, super()._print_Symbol(expr))
         return name_latex(expr.name, kind or "scalar", self._notation.vectors)
 
     def _print__Verbatim(self, expr: _Verbatim) -> str:
-        return expr.name
+        return cast(str, expr.name)
 
     def _print_Indexed(self, expr: sympy.Indexed) -> str:
         name = expr.base.label.name
@@ -197,8 +115,8 @@ class DerivtexLatexPrinter(LatexPrinter):
         if kind == "vector" and self._notation.vectors == "bold":
             kind = "scalar"  # bold vectors have italic components: x_{7}
         base = name_latex(name, kind, self._notation.vectors)
-        if _has_subscript(name):
-            base = _group(base)
+        if has_subscript(name):
+            base = P.group(base)
         return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
 
     def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
@@ -212,18 +130,18 @@ class DerivtexLatexPrinter(LatexPrinter):
                 self.parenthesize_super(self._print(expr.base)),
                 self._print(expr.exp),
             )
-        return super()._helper_print_standard_power(expr, template)
+        return cast(str, super()._helper_print_standard_power(expr, template))
 
     # Sums and products ---------------------------------------------------------------------------
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
-        written = isinstance(expr, sympy.MatAdd) or _is_unevaluated(expr)
+        written = isinstance(expr, sympy.MatAdd) or P.is_unevaluated(expr)
         terms = self._as_ordered_terms(expr, order=order or ("none" if written else None))
         if isinstance(expr, sympy.MatAdd):
-            terms = _positive_first(terms)
+            terms = P.positive_first(terms)
         tex = ""
         for position, term in enumerate(terms):
-            negative, term = _signed(term)
+            negative, term = P.signed(term)
             if negative:
                 tex += " - " if position else "- "
             elif position:
@@ -232,7 +150,7 @@ class DerivtexLatexPrinter(LatexPrinter):
             # After a minus sign a sum is a group: a - (b + c). A sum sign that is not the last
             # term would swallow the terms after it.
             if (negative and self.precedence(term) <= PRECEDENCE["Add"]) or (
-                position < len(terms) - 1 and _ends_open(term)
+                position < len(terms) - 1 and P.ends_open(term)
             ):
                 term_tex = rf"\left({term_tex}\right)"
             elif position and not negative and term_tex.startswith("- "):
@@ -243,14 +161,14 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr: sympy.Mul) -> str:
         if self._elementwise and sum(not a.is_Number for a in expr.args) > 1:
             return self._hadamard_mul(expr)
-        if not _is_unevaluated(expr):
-            return super()._print_Mul(expr)
+        if not P.is_unevaluated(expr):
+            return cast(str, super()._print_Mul(expr))
         args = [a for a in expr.args if a != 1] or [sympy.Integer(1)]  # a 1 only keeps the order
         sign = "- " if args[0] == -1 and len(args) > 1 else ""
         args = args[1:] if sign else args
-        below = [a for a in args if _is_reciprocal(a)]
+        below = [a for a in args if P.is_reciprocal(a)]
         if below and not self._elementwise:  # e^{z_3} / sum_k e^{z_k}, not (1 / sum) e^{z_3}
-            above = [a for a in args if not _is_reciprocal(a)] or [sympy.Integer(1)]
+            above = [a for a in args if not P.is_reciprocal(a)] or [sympy.Integer(1)]
             top = self._print(sympy.Mul(1, *above, evaluate=False))
             bottom = self._print(sympy.Mul(*(1 / a for a in below)))
             return sign + rf"\frac{{{top}}}{{{bottom}}}"
@@ -266,7 +184,7 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _hadamard_mul(self, expr: sympy.Mul) -> str:
         """A product of entrywise functions: c f(z), Hadamard product, g(z)."""
-        negative, expr = _signed(expr)
+        negative, expr = P.signed(expr)
         coeff, factors = expr.as_coeff_mul()
         level = PRECEDENCE["Mul"]
         tex = r" \odot ".join(self.parenthesize(f, level, strict=False) for f in factors)
@@ -338,7 +256,7 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_HadamardPower(self, expr: sympy.HadamardPower) -> str:
         # The Matrix Cookbook's x^{\circ 3}: \circ beside \odot for the product would blur.
         base = self._print(expr.base)
-        base = self.parenthesize_super(base) if _is_atomic(expr.base) else rf"\left({base}\right)"
+        base = self.parenthesize_super(base) if P.is_atomic(expr.base) else rf"\left({base}\right)"
         return rf"{base}^{{\circ {self._print(expr.exp)}}}"
 
     def _print_absval(self, expr: sympy.Function, exp: str | None = None) -> str:
@@ -355,13 +273,13 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Function(self, expr: sympy.Function, exp: str | None = None) -> str:
         name = self.function_latex.get(type(expr).__name__)
         if name is None:
-            if any(_is_scalar_of(a) for a in expr.args):  # a function brackets its arguments
+            if any(P.is_scalar_of(a) for a in expr.args):  # a function brackets its arguments
                 bare = [
-                    _Verbatim(self._print(a.matrix)) if _is_scalar_of(a) else a for a in expr.args
+                    _Verbatim(self._print(a.matrix)) if P.is_scalar_of(a) else a for a in expr.args
                 ]
                 return self._print(expr.func(*bare, evaluate=False))
-            return super()._print_Function(expr, exp)
-        args = (a.matrix if _is_scalar_of(a) else a for a in expr.args)
+            return cast(str, super()._print_Function(expr, exp))
+        args = (a.matrix if P.is_scalar_of(a) else a for a in expr.args)
         tex = rf"{name}\left({', '.join(self._print(a) for a in args)}\right)"
         # \sigma'^{2} would be a double superscript, so a power wraps the whole application.
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
@@ -386,7 +304,7 @@ class DerivtexLatexPrinter(LatexPrinter):
 
     def _print_MatMul(self, expr: sympy.MatMul) -> str:
         """Juxtaposed factors; sympy's own version canonicalizes the product on every call."""
-        negative, expr = _signed(expr)
+        negative, expr = P.signed(expr)
         args = list(expr.args) if isinstance(expr, sympy.MatMul) else [expr]
         if args[0] == 1 and len(args) > 1:
             args = args[1:]
@@ -397,7 +315,7 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _matmul_factor(self, arg: sympy.Basic) -> str:
         # Juxtaposition binds tighter than any other product: (x \odot y) W, (W x) (v^T z).
         # A scalar factor commutes, so only a sum needs parentheses: \frac{2}{N} X, s t W.
-        scalar = not isinstance(arg, sympy.MatrixExpr) and not _is_scalar_of(arg)
+        scalar = not isinstance(arg, sympy.MatrixExpr) and not P.is_scalar_of(arg)
         return self.parenthesize(arg, PRECEDENCE["Mul"], strict=scalar)
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
@@ -462,11 +380,11 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
         function = expr.function
         if not isinstance(function, sympy.Lambda) or len(function.variables) != 1:
-            return super()._print_ElementwiseApplyFunction(expr)
+            return cast(str, super()._print_ElementwiseApplyFunction(expr))
         (var,), body = function.variables, function.expr
         arg = self._print(expr.expr)
         bare = _Verbatim(arg)
-        atomic = _is_atomic(expr.expr) or self.precedence(expr.expr) > PRECEDENCE["Pow"]
+        atomic = P.is_atomic(expr.expr) or self.precedence(expr.expr) > PRECEDENCE["Pow"]
         grouped = bare if atomic else _Verbatim(rf"\left({arg}\right)")
         # A function brackets its argument itself: tanh(W x), but (W x)^2.
         body = body.replace(lambda e: e.is_Function and e.args == (var,), lambda e: e.func(bare))
@@ -477,110 +395,3 @@ class DerivtexLatexPrinter(LatexPrinter):
             return self._print(body.xreplace({var: grouped}))
         finally:
             self._elementwise = outer
-
-
-# How tightly each of derivtex's own printed forms binds (sympy's table knows none of them).
-_PRECEDENCE_OF = {
-    "Norm": PRECEDENCE["Atom"],
-    "SumOf": PRECEDENCE["Func"],
-    "Trace": PRECEDENCE["Func"],
-    "DiagMatrix": PRECEDENCE["Func"],
-    "Identity": PRECEDENCE["Atom"],
-    "OneMatrix": PRECEDENCE["Atom"],
-    "ZeroMatrix": PRECEDENCE["Atom"],
-    "Transpose": PRECEDENCE["Pow"],
-    "Inverse": PRECEDENCE["Pow"],
-    "Determinant": PRECEDENCE["Func"],
-    "LogDet": PRECEDENCE["Func"],
-    "InverseEntry": PRECEDENCE["Atom"],
-    "KroneckerDelta": PRECEDENCE["Atom"],
-}
-
-
-def precedence_of(expr: sympy.Basic) -> int:
-    """The precedence of expr as derivtex prints it (higher binds tighter)."""
-    name = type(expr).__name__
-    if name in _PRECEDENCE_OF:
-        return _PRECEDENCE_OF[name]
-    if name == "Scalar":
-        return precedence_of(expr.args[0])
-    if isinstance(expr, ElementwiseApplyFunction) and isinstance(expr.function, sympy.Lambda):
-        return precedence_of(expr.function.expr)  # 1 - tanh^2(x) binds as a sum
-    if isinstance(expr, sympy.MatMul | sympy.Mul) and _signed(expr)[0]:
-        return PRECEDENCE["Add"]  # - 2 W x binds as a difference
-    if isinstance(expr, sympy.MatMul):
-        return PRECEDENCE["Mul"]
-    return int(precedence_traditional(expr))
-
-
-def _is_reciprocal(expr: sympy.Basic) -> bool:
-    """A factor 1 / b of a scalar product (b^{-1}, b^{-1/2}): it prints under a fraction bar."""
-    return isinstance(expr, sympy.Pow) and expr.exp.is_Rational and bool(expr.exp < 0)
-
-
-def _is_scalar_of(expr: sympy.Basic) -> bool:
-    return type(expr).__name__ == "Scalar"
-
-
-def _signed(term: sympy.Basic) -> tuple[bool, sympy.Basic]:
-    """Whether term prints with a leading minus sign, and the term without it."""
-    if _is_scalar_of(term):
-        negative, inner = _signed(term.args[0])
-        return negative, type(term)(inner) if negative else term
-    if isinstance(term, sympy.MatMul):
-        head, *tail = term.args
-        negative, head = _signed(head)
-        if not negative:
-            return False, term
-        rest = tuple(tail) if head == 1 else (head, *tail)
-        return True, rest[0] if len(rest) == 1 else sympy.MatMul(*rest)
-    scalar = isinstance(term, sympy.Expr) and not isinstance(term, sympy.MatrixExpr)
-    if scalar and term.could_extract_minus_sign():
-        return True, -term
-    return False, term
-
-
-def _bare_tex(tex: str) -> str:
-    """tex without one pair of outer parentheses that enclose all of it, if it has them."""
-    if not (tex.startswith(r"\left(") and tex.endswith(r"\right)")):
-        return tex
-    inner, depth = tex[len(r"\left(") : -len(r"\right)")], 0
-    for opening, _ in re.findall(r"(\\left[(\[.|{])|(\\right[)\].|}])", inner):
-        depth += 1 if opening else -1
-        if depth < 0:
-            return tex
-    return inner if depth == 0 else tex
-
-
-def _group(tex: str) -> str:
-    """Brace tex so that scripts can follow it: {a_{b}}_{3}."""
-    # TeX unwraps a group holding one accent ({\vec{x}_{b}}_{3} is a double subscript); a leading
-    # empty atom keeps the group whole.
-    return f"{{{{}}{tex}}}" if tex.startswith(_ACCENT_MACROS) else f"{{{tex}}}"
-
-
-def _is_unevaluated(expr: sympy.Add | sympy.Mul) -> bool:
-    """Whether a sum or product was built unevaluated (0 + 0 + ... + W x), so its order is meant."""
-    return type(expr) in (sympy.Add, sympy.Mul) and type(expr)(*expr.args).args != expr.args
-
-
-def _positive_first(terms: list[sympy.Basic]) -> list[sympy.Basic]:
-    """Lead with a term without a minus sign, if there is one: W x - b, not - b + W x."""
-    lead = next((n for n, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
-    return [terms[lead], *terms[:lead], *terms[lead + 1 :]]
-
-
-def _ends_open(term: sympy.Basic) -> bool:
-    """Whether a term prints as a sum sign whose body runs on to the end of the term."""
-    factors = term.args if term.is_Mul else (term,)
-    return any(type(factor).__name__ in ("Sum", "SumExcept") for factor in factors)
-
-
-def _is_atomic(expr: sympy.Basic) -> bool:
-    return expr.is_Atom or isinstance(expr, sympy.MatrixSymbol | sympy.OneMatrix | sympy.Identity)
-
-
-def notation(graph: ir.Graph, vectors: str = "arrow") -> Notation:
-    """How to print the tensors of a graph."""
-    kinds = tuple((name, graph.shape_of(name).kind) for name in sorted(graph.names))
-    return Notation(kinds, str(vectors))

@@ -72,3 +72,14 @@ def _math(source: str, shapes: Mapping[str, Shape], note: Notation, what: str) -
         env[definition.name] = value
     kinds = dict(note.kinds) | {n: s.kind for n, s in declared.items() if n not in dict(note.kinds)}
     return to_latex(value, Notation(tuple(sorted(kinds.items())), note.vectors))
+
+
+def justification_tex(text: str, note: Notation, shapes: Mapping[str, Shape] | None = None) -> str:
+    """A step's justification as LaTeX: names written $W1$ set in math exactly as the equations
+    print them ($W^{(1)}$), the rest escaped; a bad $...$ is a ProseMathError keyed
+    "justification".
+
+    Step builders mark the names of tensors with dollars, as users do in titles; the view turns
+    the text into LaTeX with this, so a justification never sets W1 as the letters "W1".
+    """
+    return prose_tex(text, shapes or {}, note, what="justification")
