@@ -33,6 +33,9 @@ def _as_function(m: sympy.Basic, d: sympy.Dummy) -> tuple[sympy.Basic, sympy.Exp
     """(u, f(d)) when m is f applied entry by entry to u: f(u), f(u)^{circ p}."""
     if isinstance(m, ElementwiseApplyFunction):
         return m.expr, m.function(d)
+    if isinstance(m, sympy.MatMul) and len(m.args) == 2 and m.args[0].is_Number:
+        inner = _as_function(m.args[1], d)
+        return None if inner is None else (inner[0], m.args[0] * inner[1])
     if isinstance(m, sympy.HadamardPower) and isinstance(m.base, ElementwiseApplyFunction):
         return m.base.expr, m.base.function(d) ** m.exp
     return None
@@ -40,13 +43,18 @@ def _as_function(m: sympy.Basic, d: sympy.Dummy) -> tuple[sympy.Basic, sympy.Exp
 
 def _textbook_body(body: sympy.Expr, d: sympy.Dummy) -> sympy.Expr:
     """The shortest of a few equal forms: sigma'/sigma = 1 - sigma, e^{-x/2} e^x = e^{x/2}."""
-    logistic = body.subs(sigmoid_prime(d), sigmoid(d) * (1 - sigmoid(d)))
-    exps = body.replace(
-        lambda e: e.is_Pow and isinstance(e.base, sympy.exp),
-        lambda e: sympy.exp(e.base.args[0] * e.exp),  # e^{a p} = (e^a)^p for real a
-    )
+    candidates = [body, sympy.trigsimp(body)]
+    if body.has(sigmoid_prime):
+        logistic = body.subs(sigmoid_prime(d), sigmoid(d) * (1 - sigmoid(d)))
+        candidates.append(sympy.factor(sympy.cancel(logistic)))
+    if body.has(sympy.exp):
+        candidates.append(
+            body.replace(
+                lambda e: e.is_Pow and isinstance(e.base, sympy.exp),
+                lambda e: sympy.exp(e.base.args[0] * e.exp),  # e^{a p} = (e^a)^p for real a
+            )
+        )
     known = _heads(body) | {sigmoid}
-    candidates = [body, sympy.cancel(logistic), exps, sympy.trigsimp(body)]
     return min((c for c in candidates if _heads(c) <= known), key=sympy.count_ops)
 
 
@@ -67,7 +75,11 @@ def _fold(parts: list[sympy.Basic], join: Callable[..., sympy.Expr]) -> list[sym
         if sympy.count_ops(body) >= sum(map(sympy.count_ops, bodies)) + len(bodies) - 1:
             continue
         first = next(i for i, s in enumerate(seen) if s is not None and s[0] == u)
-        folded = ElementwiseApplyFunction(sympy.Lambda(d, body), u)
+        folded = (
+            sympy.ZeroMatrix(*u.shape)
+            if body == 0
+            else ElementwiseApplyFunction(sympy.Lambda(d, body), u)
+        )
         rest = [p for p, s in zip(parts, seen, strict=True) if s is None or s[0] != u]
         return [*rest[:first], folded, *rest[first:]]
     return None
@@ -113,6 +125,43 @@ def symmetric_transpose(m: sympy.Basic) -> sympy.Basic | None:
     return None
 
 
+def _t(m: sympy.Basic) -> sympy.Basic:
+    return m.arg if isinstance(m, sympy.Transpose) else sympy.Transpose(m)
+
+
+def _transposes(m: sympy.Basic) -> int:
+    return sum(1 for _ in sympy.preorder_traversal(m) if isinstance(_, sympy.Transpose))
+
+
+def transpose_inside(m: sympy.Basic) -> sympy.Basic | None:
+    """(f(u^T))^T as f(u), and (W f(u^T))^T as f(u) W^T: when fewer transposes print."""
+    if not isinstance(m, sympy.Transpose):
+        return None
+    inner = m.arg
+    if isinstance(inner, ElementwiseApplyFunction | sympy.HadamardProduct | sympy.MatAdd):
+        moved = (
+            inner.func(*(_t(a) for a in inner.args))
+            if not isinstance(inner, ElementwiseApplyFunction)
+            else ElementwiseApplyFunction(inner.function, _t(inner.expr))
+        )
+    elif isinstance(inner, sympy.MatMul):
+        moved = mexpr.matmul(
+            *(a if not isinstance(a, sympy.MatrixExpr) else _t(a) for a in reversed(inner.args))
+        )
+    else:
+        return None
+    moved = simplify(moved)
+    return moved if _transposes(moved) < _transposes(m) else None
+
+
+def diag_of_zero(m: sympy.Basic) -> sympy.Basic | None:
+    """diag(0) as the zero matrix."""
+    if isinstance(m, DiagMatrix) and isinstance(m.args[0], sympy.ZeroMatrix):
+        n = m.args[0].shape[0]
+        return sympy.ZeroMatrix(n, n)
+    return None
+
+
 def diag_product(m: sympy.Basic) -> sympy.Basic | None:
     """diag(a) diag(b) as diag(a ⊙ b)."""
     if not isinstance(m, sympy.MatMul):
@@ -122,7 +171,8 @@ def diag_product(m: sympy.Basic) -> sympy.Basic | None:
         a, b = args[i], args[i + 1]
         if isinstance(a, DiagMatrix) and isinstance(b, DiagMatrix):
             both = DiagMatrix(sympy.HadamardProduct(a.args[0], b.args[0]))
-            return sympy.MatMul(*args[:i], both, *args[i + 2 :])
+            kept = [*args[:i], both, *args[i + 2 :]]
+            return kept[0] if len(kept) == 1 else sympy.MatMul(*kept)
     return None
 
 
@@ -230,6 +280,8 @@ RULES: tuple[Rule, ...] = (
     fold_sum,
     elementwise_power,
     symmetric_transpose,
+    transpose_inside,
+    diag_of_zero,
     diag_product,
     diag_sum,
     double_inverse,
