@@ -433,6 +433,15 @@ TEXTBOOK_FORMS = [
     Form("tanh(x) .* x", "h = tanh(x); y = h .* x", VEC, "x", lambda v: np.tanh(v["x"]) * v["x"],
          DIAG + r"\left(\left(1 - \tanh^{2}{\left(\vec{x} \right)}\right) \odot \vec{x}"
          r" + \vec{h}\right)"),
+    # common factors: A x + B x = (A + B) x; diag(g) A + diag(g) A^T = diag(g) (A + A^T)
+    Form("norm(A x + B x - t)^2", "L = norm(A x + B x - t)^2",
+         {"A": "D x D", "B": "D x D", "x": "D", "t": "D"}, "x",
+         lambda v: np.sum((v["A"] @ v["x"] + v["B"] @ v["x"] - v["t"]) ** 2),
+         r"2 \left(A^{\top} + B^{\top}\right) \left(\left(A + B\right) \vec{x} - \vec{t}\right)"),
+    Form("tanh(A x + A^T x)", "y = tanh(A x + A^T x)", QUAD, "x",
+         lambda v: np.tanh((v["A"] + v["A"].T) @ v["x"]),
+         DIAG + r"\left(1 - \tanh^{2}{\left(\left(A + A^{\top}\right) \vec{x} \right)}\right)"
+         r" \left(A + A^{\top}\right)"),
     Form("sigmoid ./ sigmoid", "y = sigmoid(x) ./ sigmoid(x)", VEC, "x",
          lambda v: sig(v["x"]) / sig(v["x"]), "0"),
     # a row vector's gradient as a row: (1 - tanh^2(x W)) W^T, no transposed product

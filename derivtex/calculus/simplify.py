@@ -28,6 +28,16 @@ def simplify(expr: sympy.Basic) -> sympy.Basic:
     return expr
 
 
+_D = sympy.Dummy("d")  # every function's variable, so that equal functions compare equal
+
+
+def one_variable(m: sympy.Basic) -> sympy.Basic | None:
+    """f(u) with its variable renamed to the shared one: sigma'(W x) == sigma'(W x)."""
+    if not isinstance(m, ElementwiseApplyFunction) or m.function.variables == (_D,):
+        return None
+    return ElementwiseApplyFunction(sympy.Lambda(_D, m.function(_D)), m.expr)
+
+
 # -- elementwise functions of one argument, folded into one function ----------------------------
 def _as_function(m: sympy.Basic, d: sympy.Dummy) -> tuple[sympy.Basic, sympy.Expr] | None:
     """(u, f(d)) when m is f applied entry by entry to u: f(u), f(u)^{circ p}."""
@@ -65,7 +75,7 @@ def _heads(e: sympy.Expr) -> set[type]:
 
 def _fold(parts: list[sympy.Basic], join: Callable[..., sympy.Expr]) -> list[sympy.Basic] | None:
     """The parts that apply functions to one argument u, as one function of u, if shorter."""
-    d = sympy.Dummy("d")
+    d = _D
     seen = [_as_function(p, d) for p in parts]
     for u in {s[0] for s in seen if s is not None}:
         bodies = [s[1] for s in seen if s is not None and s[0] == u]
@@ -109,7 +119,7 @@ def elementwise_power(m: sympy.Basic) -> sympy.Basic | None:
     """exp(x)^{circ 1/2} as exp(x/2): a power of a function as one function."""
     if not isinstance(m, sympy.HadamardPower) or not isinstance(m.base, ElementwiseApplyFunction):
         return None
-    d = sympy.Dummy("d")
+    d = _D
     body = m.base.function(d) ** m.exp
     short = _textbook_body(body, d)
     if sympy.count_ops(short) >= sympy.count_ops(body):
@@ -260,6 +270,50 @@ def common_coefficient(m: sympy.Basic) -> sympy.Basic | None:
     return sympy.MatMul(c, sympy.MatAdd(*(rest for _, rest in split)))
 
 
+def _factors(m: sympy.Basic) -> tuple[sympy.Expr, list[sympy.Basic]]:
+    """A term as its scalar coefficient and its matrix factors, in order."""
+    if not isinstance(m, sympy.MatMul):
+        return sympy.Integer(1), [m]
+    coeff = sympy.Mul(*(a for a in m.args if not isinstance(a, sympy.MatrixExpr)))
+    return coeff, [a for a in m.args if isinstance(a, sympy.MatrixExpr)]
+
+
+def _collect(m: sympy.Basic, side: int) -> sympy.Basic | None:
+    """Terms of a sum that share their last (side -1) or first (side 0) factor, joined."""
+    if not isinstance(m, sympy.MatAdd):
+        return None
+    split = [_factors(a) for a in m.args]
+    ends = [f[side] if len(f) > 1 else None for _, f in split]
+    for end in ends:
+        members = [i for i, e in enumerate(ends) if e is not None and e == end]
+        if len(members) < 2:
+            continue
+        rest = [
+            mexpr.times(c, _product(f[:-1] if side == -1 else f[1:]))
+            for c, f in (split[i] for i in members)
+        ]
+        total = sympy.MatAdd(*rest)
+        joined = mexpr.matmul(total, end) if side == -1 else mexpr.matmul(end, total)
+        kept = [a for i, a in enumerate(m.args) if i not in members]
+        parts = [*kept[: members[0]], joined, *kept[members[0] :]]
+        return parts[0] if len(parts) == 1 else sympy.MatAdd(*parts)
+    return None
+
+
+def _product(factors: list[sympy.Basic]) -> sympy.Basic:
+    return factors[0] if len(factors) == 1 else sympy.MatMul(*factors)
+
+
+def collect_right(m: sympy.Basic) -> sympy.Basic | None:
+    """A x + A^T x as (A + A^T) x."""
+    return _collect(m, -1)
+
+
+def collect_left(m: sympy.Basic) -> sympy.Basic | None:
+    """diag(g) A + diag(g) A^T as diag(g) (A + A^T)."""
+    return _collect(m, 0)
+
+
 def _numeric_coeff(m: sympy.Basic) -> tuple[sympy.Expr, sympy.Basic]:
     if isinstance(m, sympy.MatMul) and m.args[0].is_Number:
         rest = m.args[1:]
@@ -275,6 +329,7 @@ def flat_product(m: sympy.Basic) -> sympy.Basic | None:
 
 
 RULES: tuple[Rule, ...] = (
+    one_variable,
     flat_product,
     fold_hadamard,
     fold_sum,
@@ -288,4 +343,6 @@ RULES: tuple[Rule, ...] = (
     det_of_inverse,
     inverse_pairs,
     common_coefficient,
+    collect_right,
+    collect_left,
 )
