@@ -77,7 +77,7 @@ def _fold(parts: list[sympy.Basic], join: Callable[..., sympy.Expr]) -> list[sym
     """The parts that apply functions to one argument u, as one function of u, if shorter."""
     d = _D
     seen = [_as_function(p, d) for p in parts]
-    for u in {s[0] for s in seen if s is not None}:
+    for u in dict.fromkeys(s[0] for s in seen if s is not None):  # in the user's order
         bodies = [s[1] for s in seen if s is not None and s[0] == u]
         if len(bodies) < 2:
             continue
@@ -112,6 +112,7 @@ def fold_sum(m: sympy.Basic) -> sympy.Basic | None:
     parts = _fold(list(m.args), sympy.Add)
     if parts is None:
         return None
+    parts = [p for p in parts if not isinstance(p, sympy.ZeroMatrix)] or parts[:1]
     return parts[0] if len(parts) == 1 else sympy.MatAdd(*parts)
 
 
