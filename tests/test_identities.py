@@ -388,3 +388,131 @@ def test_regression_verify_log_inside_sum() -> None:
 
 def test_regression_verify_fractional_power() -> None:
     derivtex.derive("L = s^0.5", wrt="s", shapes={"s": "1"}).verify()
+
+
+# -- textbook forms: the printed result, written by hand from the Cookbook / matrixcalculus.org ---
+@dataclass(frozen=True)
+class Form:
+    """text, shapes, wrt; forward in numpy; latex the printed result as a textbook writes it."""
+
+    id: str
+    text: str
+    shapes: Mapping[str, str]
+    wrt: str
+    forward: Fn
+    latex: str
+    positive: bool = False
+
+
+DIAG = r"\operatorname{diag}"
+TEXTBOOK_FORMS = [
+    # sigma'/sigma folded: d log sigma(u) = (1 - sigma(u)) du
+    Form("log sigmoid(W x)", "y = log(sigmoid(W x))", WX, "x",
+         lambda v: np.log(sig(v["W"] @ v["x"])),
+         DIAG + r"\left(1 - \sigma\left(W \vec{x}\right)\right) W"),
+    Form("sum log sigmoid(x)", "L = sum(log(sigmoid(x)))", VEC, "x",
+         lambda v: np.sum(np.log(sig(v["x"]))), r"1 - \sigma\left(\vec{x}\right)"),
+    # powers folded: sqrt(e^x)' = e^x / (2 sqrt(e^x)) = e^{x/2} / 2
+    Form("sqrt(exp(x))", "y = sqrt(exp(x))", VEC, "x", lambda v: np.sqrt(np.exp(v["x"])),
+         r"\frac{1}{2} " + DIAG + r"\left(e^{\frac{\vec{x}}{2}}\right)"),
+    Form("sum sqrt(exp(x))", "L = sum(sqrt(exp(x)))", VEC, "x",
+         lambda v: np.sum(np.sqrt(np.exp(v["x"]))), r"\frac{1}{2} e^{\frac{\vec{x}}{2}}"),
+    # delta_ij (A x)_i as diag(A x); the product rule's order: d x first, then d (A x)
+    Form("x .* (A x)", "y = x .* (A x)", QUAD, "x", lambda v: v["x"] * (v["A"] @ v["x"]),
+         DIAG + r"\left(A \vec{x}\right) + " + DIAG + r"\left(\vec{x}\right) A"),
+    # Cookbook (49) with det(X^{-1}) = 1/det(X)
+    Form("det(inv(X))", "L = det(inv(X))", {"X": "D x D"}, "X",
+         lambda v: 1 / np.linalg.det(v["X"]), r"- \frac{1}{\det\left(X\right)} X^{-\top}"),
+    # like terms: A x + A^T x twice over, one shared coefficient
+    Form("x^T A x + x^T A^T x", "L = x^T A x + x^T A^T x", QUAD, "x",
+         lambda v: 2 * v["x"] @ v["A"] @ v["x"], r"2 \left(A + A^{\top}\right) \vec{x}"),
+    # diag(cos^2 x) - diag(sin^2 x) as one diagonal: cos^2 - sin^2 = cos 2x
+    Form("sin .* cos", "y = sin(x) .* cos(x)", VEC, "x", lambda v: np.sin(v["x"]) * np.cos(v["x"]),
+         DIAG + r"\left(\cos{\left(2 \vec{x} \right)}\right)"),
+    # diag(f) + diag(h) as diag(f + h), in the user's order
+    Form("tanh(x) .* x", "h = tanh(x); y = h .* x", VEC, "x", lambda v: np.tanh(v["x"]) * v["x"],
+         DIAG + r"\left(\left(1 - \tanh^{2}{\left(\vec{x} \right)}\right) \odot \vec{x}"
+         r" + \vec{h}\right)"),
+    # common factors: A x + B x = (A + B) x; diag(g) A + diag(g) A^T = diag(g) (A + A^T)
+    Form("norm(A x + B x - t)^2", "L = norm(A x + B x - t)^2",
+         {"A": "D x D", "B": "D x D", "x": "D", "t": "D"}, "x",
+         lambda v: np.sum((v["A"] @ v["x"] + v["B"] @ v["x"] - v["t"]) ** 2),
+         r"2 \left(A^{\top} + B^{\top}\right) \left(\left(A + B\right) \vec{x} - \vec{t}\right)"),
+    Form("tanh(A x + A^T x)", "y = tanh(A x + A^T x)", QUAD, "x",
+         lambda v: np.tanh((v["A"] + v["A"].T) @ v["x"]),
+         DIAG + r"\left(1 - \tanh^{2}{\left(\left(A + A^{\top}\right) \vec{x} \right)}\right)"
+         r" \left(A + A^{\top}\right)"),
+    Form("sigmoid ./ sigmoid", "y = sigmoid(x) ./ sigmoid(x)", VEC, "x",
+         lambda v: sig(v["x"]) / sig(v["x"]), "0"),
+    # a row vector's gradient as a row: (1 - tanh^2(x W)) W^T, no transposed product
+    Form("row sum tanh(x W)", "L = sum(tanh(x W))", ROW, "x",
+         lambda v: np.sum(np.tanh(v["x"] @ v["W"])),
+         r"\left(1 - \tanh^{2}{\left(\vec{x} W \right)}\right) W^{\top}"),
+    Form("negative term", "L = sum(z) - t^T z", {"t": "C", "z": "C"}, "z",
+         lambda v: np.sum(v["z"]) - v["t"] @ v["z"], r"\vec{1} - \vec{t}"),
+    Form("softmax", "y = softmax(z)", {"z": "C"}, "z",
+         lambda v: np.exp(v["z"]) / np.sum(np.exp(v["z"])),
+         DIAG + r"\left(\vec{y}\right) - \vec{y} \vec{y}^{\top}"),
+]  # fmt: skip
+FORMS = [pytest.param(form, id=form.id) for form in TEXTBOOK_FORMS]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_textbook_form_prints(form: Form) -> None:
+    from derivtex.rendering.printer import notation, to_latex
+
+    d = derivtex.derive(form.text, wrt=form.wrt, shapes=dict(form.shapes))
+    assert to_latex(d.result, notation(d.graph)) == form.latex
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_textbook_form_matches_finite_differences(form: Form) -> None:
+    """The printed matrix expression itself, evaluated, against differences of the forward pass."""
+    from derivtex.calculus import numeric as N
+
+    d = derivtex.derive(form.text, wrt=form.wrt, shapes=dict(form.shapes))
+    rng = np.random.default_rng(zlib.crc32(form.id.encode()))
+    for draw in range(3):
+        values = random_values(form.shapes, rng, form.positive)
+        if "X" in values:  # well away from singular
+            values["X"] = values["X"] + 3 * np.eye(len(values["X"]))
+        arrays, dims = N.bind(d.graph, values)
+        env = N.eval_graph(d.graph, arrays)
+        fd = central_differences(form.forward, values, form.wrt)
+        got = np.asarray(N.eval_matrix(d.result, env, dims), dtype=float)
+        got = np.broadcast_to(got, fd.shape) if got.size == 1 else got.reshape(fd.shape)
+        assert_close(got, fd, f"{form.id} draw {draw}: the printed form vs finite differences")
+
+
+# -- the rules one by one, on matrix expressions ---------------------------------------------------
+def _rule_cases() -> list:
+    from sympy.matrices.expressions.diagonal import DiagMatrix
+
+    a, b = MatrixSymbol("a", 3, 1), MatrixSymbol("b", 3, 1)
+    X, B = MatrixSymbol("X", 3, 3), MatrixSymbol("B", 3, 3)
+    return [
+        (DiagMatrix(a) * DiagMatrix(b), DiagMatrix(sympy.HadamardProduct(a, b))),
+        (Transpose(DiagMatrix(a)), DiagMatrix(a)),
+        (Transpose(Identity(3)) * B, Identity(3) * B),
+        (sympy.Determinant(sympy.Inverse(X)), 1 / sympy.Determinant(X)),
+        (MatMul(B, sympy.Inverse(X), X), B),
+        (MatMul(B, Transpose(sympy.Inverse(X)), Transpose(X)), B),
+        (MatAdd(MatMul(2, X), MatMul(2, B)), MatMul(2, MatAdd(X, B))),
+        (MatAdd(DiagMatrix(a), MatMul(-1, DiagMatrix(b))), DiagMatrix(MatAdd(a, MatMul(-1, b)))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_simplify_rule(case: int) -> None:
+    from derivtex.calculus.simplify import simplify
+
+    before, want = _rule_cases()[case]
+    got = simplify(before)
+    assert got == want
+    rng = np.random.default_rng(case)
+    values = {s: sympy.Matrix(rng.normal(size=s.shape)) + (3 * sympy.eye(3) if s.shape == (3, 3)
+              else sympy.zeros(*s.shape)) for s in before.atoms(MatrixSymbol)}  # fmt: skip
+    as_value = lambda e: sympy.N(e.xreplace(values).doit())  # noqa: E731
+    difference = sympy.Matrix(as_value(before)) - sympy.Matrix(as_value(got)) if isinstance(
+        before, sympy.MatrixExpr) else as_value(before) - as_value(got)  # fmt: skip
+    assert np.allclose(np.array(difference, dtype=float), 0)

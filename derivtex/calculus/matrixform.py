@@ -11,11 +11,14 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from derivtex.calculus import mexpr
 from derivtex.calculus.engine import IndexDerivative, split
+from derivtex.calculus.simplify import simplify
 from derivtex.calculus.terms import Term
 from derivtex.language import ir
 from derivtex.language.shapes import ONE, Shape
 
 _VECTOR_END = object()
+Dims = dict[sympy.Symbol, sympy.Expr]  # each index's range
+Indices = list[sympy.Symbol]
 
 
 class NoMatrixForm(Exception):
@@ -60,8 +63,8 @@ def recover(d: IndexDerivative, graph: ir.Graph, tgt: Target) -> sympy.Basic:
             return sympy.Integer(0)
         return sympy.ZeroMatrix(tgt.rows, tgt.cols)
     if isinstance(parts[0], sympy.MatrixExpr):
-        return _factor_left(_factor_right(parts))
-    return sympy.Add(*parts)
+        return simplify(_factor_left(_factor_right(parts)))
+    return simplify(sympy.Add(*parts))
 
 
 def _drop_identities(expr: sympy.Basic) -> sympy.Basic:
@@ -75,9 +78,9 @@ def _drop_identities(expr: sympy.Basic) -> sympy.Basic:
     return kept[0] if len(kept) == 1 else sympy.MatMul(*kept)
 
 
-def _factor_right(parts: list) -> sympy.MatrixExpr:
+def _factor_right(parts: list[sympy.Basic]) -> sympy.MatrixExpr:
     """A x + A^T x as (A + A^T) x: terms that end in the same factor share it."""
-    groups: dict = {}
+    groups: dict[sympy.Basic | None, list[sympy.Basic]] = {}
     for part in parts:
         last = part.args[-1] if isinstance(part, sympy.MatMul) else None
         groups.setdefault(last, []).append(part)
@@ -100,7 +103,7 @@ def _factor_right(parts: list) -> sympy.MatrixExpr:
 def _factor_left(expr: sympy.MatrixExpr) -> sympy.MatrixExpr:
     """P x - P m as P (x - m): terms that start with the same matrix share it."""
     parts = list(expr.args) if isinstance(expr, sympy.MatAdd) else [expr]
-    groups: dict = {}
+    groups: dict[sympy.Basic | None, list[tuple[sympy.Expr, list[sympy.Basic]]]] = {}
     for part in parts:
         coeff, factors = _split_coeff(part)
         first = factors[0] if len(factors) > 1 else None
@@ -138,7 +141,7 @@ def _common(m: sympy.MatrixExpr) -> sympy.MatrixExpr:
     return mexpr.times(coeffs.pop(), sympy.MatAdd(*(_join(sympy.Integer(1), f) for _, f in split)))
 
 
-def _split_coeff(part: sympy.Basic) -> tuple[sympy.Expr, list]:
+def _split_coeff(part: sympy.Basic) -> tuple[sympy.Expr, list[sympy.Basic]]:
     """A term as its scalar coefficient and its matrix factors, in order."""
     if not isinstance(part, sympy.MatMul):
         return sympy.Integer(1), [part]
@@ -146,7 +149,7 @@ def _split_coeff(part: sympy.Basic) -> tuple[sympy.Expr, list]:
     return coeff, [a for a in part.args if isinstance(a, sympy.MatrixExpr)]
 
 
-def _join(coeff: sympy.Expr, factors: list) -> sympy.MatrixExpr:
+def _join(coeff: sympy.Expr, factors: list[sympy.Basic]) -> sympy.MatrixExpr:
     product = factors[0] if len(factors) == 1 else sympy.MatMul(*factors)
     return product if coeff == 1 else mexpr.times(coeff, product)
 
@@ -168,10 +171,10 @@ def substitute_auto(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
         mexpr.symbol(name, graph.shape_of(name)): _fit(value, graph.shape_of(name))
         for name, value in env.items()
     }
-    return expr.xreplace(mapping) if mapping else expr
+    return simplify(expr.xreplace(mapping)) if mapping else expr
 
 
-def _fit(value: sympy.Basic, shape) -> sympy.Basic:
+def _fit(value: sympy.Basic, shape: Shape) -> sympy.Basic:
     """A scalar's value as a scalar: a^T x stands in cos(.) as a number, not a 1 x 1 matrix."""
     return mexpr.as_scalar(value) if shape.is_scalar else value
 
@@ -191,7 +194,7 @@ def _term(term: Term, graph: ir.Graph, tgt: Target) -> sympy.Basic:
     return mexpr.times(scale, result) if result is not None else scale
 
 
-def _pieces(factor: sympy.Expr, dims: dict, graph: ir.Graph) -> tuple[sympy.Expr, list[_Piece]]:
+def _pieces(factor: sympy.Expr, dims: Dims, graph: ir.Graph) -> tuple[sympy.Expr, list[_Piece]]:
     coeff, pieces = sympy.Integer(1), []
     for f in sympy.Mul.make_args(factor):
         indices = [s for s in f.free_symbols if s in dims]
@@ -206,10 +209,10 @@ def _pieces(factor: sympy.Expr, dims: dict, graph: ir.Graph) -> tuple[sympy.Expr
 
 
 def _small(exp: sympy.Expr) -> bool:
-    return exp.is_Integer and 1 < exp < 4
+    return bool(exp.is_Integer and 1 < exp < 4)
 
 
-def _piece(f: sympy.Expr, indices: list, dims: dict, graph: ir.Graph) -> _Piece:
+def _piece(f: sympy.Expr, indices: Indices, dims: Dims, graph: ir.Graph) -> _Piece:
     if isinstance(f, sympy.KroneckerDelta):
         a, b = f.args
         return _Piece(sympy.Identity(dims[a]), [a, b])
@@ -222,7 +225,7 @@ def _piece(f: sympy.Expr, indices: list, dims: dict, graph: ir.Graph) -> _Piece:
     return _elementwise_piece(f, dims, graph)
 
 
-def _elementwise_piece(f: sympy.Expr, dims: dict, graph: ir.Graph) -> _Piece:
+def _elementwise_piece(f: sympy.Expr, dims: Dims, graph: ir.Graph) -> _Piece:
     """A function of one tensor's entries, e.g. sigma'(z_i): the function applied elementwise."""
     entries = {e for e in f.atoms(sympy.Indexed)}
     if len(entries) != 1:
@@ -238,18 +241,19 @@ def _elementwise_piece(f: sympy.Expr, dims: dict, graph: ir.Graph) -> _Piece:
     return _Piece(ElementwiseApplyFunction(body, inner.expr), inner.slots)
 
 
-def _counts(pieces: list[_Piece], free: list) -> Counter:
-    counts: Counter = Counter(free)
+def _counts(pieces: list[_Piece], free: Indices) -> Counter[sympy.Symbol]:
+    counts: Counter[sympy.Symbol] = Counter(free)
     for p in pieces:
         counts.update(p.slots)
     return counts
 
 
-def _normalize(pieces: list[_Piece], free: list, dims: dict) -> list[_Piece]:
+def _normalize(pieces: list[_Piece], free: Indices, dims: Dims) -> list[_Piece]:
     """Make every index join exactly two slots: Hadamard, diag and ones vectors where needed."""
     counts = _counts(pieces, free)
     for index, count in list(counts.items()):
         if count > 2:
+            pieces = _contract(pieces, index, free)
             pieces = _merge_vectors(pieces, index)
             if _counts(pieces, free)[index] > 2:
                 pieces = _diagonalize(pieces, index, free, dims)
@@ -262,7 +266,23 @@ def _normalize(pieces: list[_Piece], free: list, dims: dict) -> list[_Piece]:
     return pieces
 
 
-def _merge_vectors(pieces: list[_Piece], index) -> list[_Piece]:
+def _contract(pieces: list[_Piece], index: sympy.Symbol, free: Indices) -> list[_Piece]:
+    """A_{ik} x_k summed over k as the vector (A x)_i, so that delta_{ij} (A x)_i is diag(A x)."""
+    counts = _counts(pieces, free)
+    for p in pieces:
+        if len(p.slots) != 2 or index not in p.slots or p.slots[0] == p.slots[1]:
+            continue
+        k = p.slots[1] if p.slots[0] == index else p.slots[0]
+        vector = next((q for q in pieces if q.slots == [k]), None)
+        if vector is None or counts[k] != 2:
+            continue
+        matrix = p.expr if p.slots[0] == index else _transpose(p.expr)
+        rest = [q for q in pieces if q is not p and q is not vector]
+        return _contract([*rest, _Piece(mexpr.matmul(matrix, vector.expr), [index])], index, free)
+    return pieces
+
+
+def _merge_vectors(pieces: list[_Piece], index: sympy.Symbol) -> list[_Piece]:
     """Vectors on one index that also meets other factors multiply elementwise."""
     vectors = [p.expr for p in pieces if p.slots == [index]]
     if len(vectors) < 2:
@@ -271,14 +291,16 @@ def _merge_vectors(pieces: list[_Piece], index) -> list[_Piece]:
     return rest + [_Piece(_hadamard(vectors), [index])]
 
 
-def _hadamard(vectors: list) -> sympy.MatrixExpr:
+def _hadamard(vectors: list[sympy.MatrixExpr]) -> sympy.MatrixExpr:
     """x ⊙ x ⊙ z as x^{∘2} ⊙ z: repeated factors as a Hadamard power."""
     counts = Counter(vectors)
     factors = [v if n == 1 else sympy.HadamardPower(v, n) for v, n in counts.items()]
     return factors[0] if len(factors) == 1 else sympy.HadamardProduct(*factors)
 
 
-def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_Piece]:
+def _diagonalize(
+    pieces: list[_Piece], index: sympy.Symbol, free: Indices, dims: Dims
+) -> list[_Piece]:
     vector = next((p for p in pieces if p.slots == [index]), None)
     if vector is None:
         raise NoMatrixForm(f"index {index} joins three matrices")
@@ -290,7 +312,9 @@ def _diagonalize(pieces: list[_Piece], index, free: list, dims: dict) -> list[_P
     return pieces
 
 
-def _walk(pieces: list[_Piece], start, stops: set) -> tuple[list, object]:
+def _walk(
+    pieces: list[_Piece], start: sympy.Symbol, stops: set[sympy.Symbol]
+) -> tuple[list[sympy.MatrixExpr], object]:
     """Follow the chain of factors from an index until a stop index or a vector ends it."""
     chain: list[sympy.MatrixExpr] = []
     cur = start
@@ -318,7 +342,7 @@ def _transpose(expr: sympy.MatrixExpr) -> sympy.MatrixExpr:
     return sympy.Transpose(expr)
 
 
-def _product(chain: list) -> sympy.MatrixExpr:
+def _product(chain: list[sympy.MatrixExpr]) -> sympy.MatrixExpr:
     return chain[0] if len(chain) == 1 else mexpr.matmul(*chain)
 
 

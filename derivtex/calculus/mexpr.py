@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
@@ -67,7 +69,7 @@ class ElementwiseDivide(sympy.MatrixExpr):
 
     @property
     def shape(self) -> tuple[sympy.Expr, sympy.Expr]:
-        return self.args[0].shape
+        return cast("tuple[sympy.Expr, sympy.Expr]", self.args[0].shape)
 
 
 class SoftmaxOf(sympy.MatrixExpr):
@@ -82,16 +84,16 @@ class SoftmaxOf(sympy.MatrixExpr):
 
     @property
     def shape(self) -> tuple[sympy.Expr, sympy.Expr]:
-        return self.args[0].shape
+        return cast("tuple[sympy.Expr, sympy.Expr]", self.args[0].shape)
 
 
 class Slice(sympy.Symbol):
     """The index ':' of a whole row or column, as in Y_{i,:}."""
 
     def __new__(cls, name: str = "Slice") -> Slice:  # srepr writes Slice('Slice')
-        return super().__new__(cls, "Slice")
+        return cast(Slice, super().__new__(cls, "Slice"))
 
-    def _sympystr(self, printer) -> str:
+    def _sympystr(self, printer: object) -> str:
         return ":"
 
 
@@ -111,7 +113,7 @@ def as_scalar(expr: sympy.Basic) -> sympy.Expr:
 
 def matmul(*factors: sympy.Basic) -> sympy.MatrixExpr:
     """A flat product: nested products are spliced in, so no needless parentheses print."""
-    args: list = []
+    args: list[sympy.Basic] = []
     for f in factors:
         args.extend(f.args if isinstance(f, sympy.MatMul) else (f,))
     return sympy.MatMul(*args)
@@ -197,7 +199,9 @@ def broadcast(m: sympy.Basic, shape: Shape) -> sympy.Basic:
     return m
 
 
-def _operands(op: ir.Add | ir.Hadamard | ir.Divide, env: dict) -> tuple[sympy.Basic, sympy.Basic]:
+def _operands(
+    op: ir.Add | ir.Hadamard | ir.Divide, env: dict[str, sympy.Basic]
+) -> tuple[sympy.Basic, sympy.Basic]:
     a, b = of_op(op.left, env), of_op(op.right, env)
     if not getattr(op, "broadcast", False):
         return a, b
