@@ -54,7 +54,7 @@ KINDS = {
     "network-W2": [*CHAIN1, "local_derivative", "chain_rule", "generalization",
                    "jacobian_assembly", "summary"],
     "network-b2": [*CHAIN1, "local_derivative", "chain_rule", "generalization", "summary"],
-    "elementwise-product": [*DIRECT, "summary"],
+    "elementwise-product": [*DIRECT, "jacobian_assembly", "summary"],  # diag(A x) + diag(x) A
     # P is symmetric (a precision matrix): the symmetric step turns P + P^T into 2 P
     "gaussian-mean": [*CHAIN1, "generalization", "symmetric", "summary"],
     # through r and through the log-determinant, whose local derivative reads P^{-1};
