@@ -1,10 +1,11 @@
 """Break a long printed equation into lines before the + and - of its sums.
 
 The rule: break only between the terms of a sum, never inside braces (a script, a fraction, a
-function's argument group), greedily, as late as the estimated width allows. A parenthesis that a
-break splits is closed with \\right. and reopened with \\left. on the next line. Widths are
-estimated from the glyphs at 11pt (a letter about 6pt, a binary operator with its spaces 12pt,
-scripts at 70%); tests read TeX's own log for overfull boxes to keep the estimate honest.
+function's argument group), greedily, as late as the estimated width allows; between the terms of
+the outermost sum where they fit, inside parentheses only for a term too wide for a line. A
+parenthesis that a break splits is closed with \\right. and reopened with \\left. on the next line.
+Widths are estimated from the glyphs at 11pt (a letter about 6pt, a binary operator with its
+spaces 12pt, scripts at 70%); tests read TeX's own log for overfull boxes to keep it honest.
 """
 
 from __future__ import annotations
@@ -61,16 +62,21 @@ def width_pt(tex: str) -> float:
     return total
 
 
-def _terms(tex: str) -> list[str]:
-    """tex cut before each + or - that joins two terms outside every brace group."""
-    cuts, depth = [0], 0
-    for match in re.finditer(r"\\[{}]|[{}]| [+-] ", tex):
+def _terms(tex: str, outer: bool = False) -> list[str]:
+    """tex cut before each + or - that joins two terms outside every brace group (and, when
+    outer, outside every \\left ... \\right pair too)."""
+    cuts, depth, pairs = [0], 0, 0
+    for match in re.finditer(r"\\[{}]|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|[{}]| [+-] ", tex):
         token = match.group()
         if token == "{":
             depth += 1
         elif token == "}":
             depth -= 1
-        elif token.startswith(" ") and depth == 0:
+        elif token == r"\left":
+            pairs += 1
+        elif token == r"\right":
+            pairs -= 1
+        elif token.startswith(" ") and depth == 0 and (pairs == 0 or not outer):
             cuts.append(match.start() + 1)
     return [tex[a:b].strip() for a, b in zip(cuts, [*cuts[1:], len(tex)], strict=True)]
 
@@ -87,7 +93,7 @@ def break_lines(tex: str, first: float, rest: float) -> tuple[str, ...]:
         return (tex,)
     lines: list[str] = []
     current = ""
-    for term in _terms(tex):
+    for term in _pieces(tex, max(first, rest)):
         limit = rest if lines else first
         if current and width_pt(current + " " + term) > limit:
             lines.append(current)
@@ -96,6 +102,14 @@ def break_lines(tex: str, first: float, rest: float) -> tuple[str, ...]:
             current = f"{current} {term}" if current else term
     lines.append(current)
     return _close_delimiters(lines)
+
+
+def _pieces(tex: str, limit: float) -> list[str]:
+    """The terms of the outermost sum; one too wide for a line is cut inside its parentheses."""
+    pieces: list[str] = []
+    for term in _terms(tex, outer=True):
+        pieces.extend(_terms(term) if width_pt(term) > limit else [term])
+    return pieces
 
 
 def _close_delimiters(lines: list[str]) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ import sympy
 from pylatex.utils import NoEscape
 
 from derivtex.calculus.verify import VerificationReport
+from derivtex.rendering.layout import layout_fields, layout_values
 from derivtex.rendering.linebreak import break_lines, width_pt
 from derivtex.rendering.printer import Notation, to_latex
 
@@ -169,6 +170,7 @@ def _view_class(step_class: type) -> type:
     fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
     kind = str(step_class.kind)  # type: ignore[attr-defined]
     fields += [(f"{name}_lines", Any) for known, name in BROKEN_FIELDS if known == kind]
+    fields += [(name, Any) for name in layout_fields(kind)]
     return dataclasses.make_dataclass(f"{step_class.__name__}View", fields, frozen=True, slots=True)
 
 
@@ -187,6 +189,7 @@ def step_view(step: object, note: Notation) -> object:
             lhs = str(values.get("lhs", ""))
             width = BROKEN_FIELDS[known, name]
             values[f"{name}_lines"] = broken_view(str(values[name]), lhs, width)
+    values.update(layout_values(kind, values))
     return _view_class(type(step))(kind=kind, **values)  # type: ignore[arg-type]
 
 
