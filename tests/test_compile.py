@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from derivtex.errors import TexError, TexNotFoundError, TexTimeoutError
-from derivtex.tex import runner
+from derivtex.tex import runner, sandbox
 from derivtex.tex.runner import (
     INSTALL_COMMAND,
     MINOR,
@@ -280,7 +280,7 @@ def hostname() -> str:
 @pytest.fixture
 def no_sandbox(monkeypatch: pytest.MonkeyPatch):
     """compile_pdf as on a machine without bubblewrap: the probe finds no bwrap on PATH."""
-    monkeypatch.setattr(runner, "_BWRAP", "bwrap-not-installed-here")
+    monkeypatch.setattr(sandbox, "_BWRAP", "bwrap-not-installed-here")
     runner.sandbox_available.cache_clear()
     yield
     runner.sandbox_available.cache_clear()
@@ -377,9 +377,9 @@ def test_without_a_sandbox_compile_pdf_refuses_before_running_tex(
 
 _RUN_LOOP = """
 import sys
-from derivtex.tex import runner
+from derivtex.tex import runner, sandbox
 if sys.argv[2] == "no-sandbox":
-    runner._BWRAP = "bwrap-not-installed-here"
+    sandbox._BWRAP = "bwrap-not-installed-here"
 runner.compile_pdf(sys.argv[1], timeout=120)
 """
 
