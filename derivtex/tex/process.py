@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from derivtex.errors import TexTimeoutError
 from derivtex.tex.sandbox import tex_env
@@ -107,3 +108,21 @@ def timeout_error(what: str, elapsed: float, timeout: float) -> TexTimeoutError:
         hint="a big document may need longer: raise the limit with"
         " compile_pdf(..., timeout=SECONDS); a macro that expands itself forever also ends up here",
     )
+
+
+def exit_now(code: int | str | None) -> NoReturn:
+    """Flush stdout and stderr, then end the process at once, skipping interpreter teardown.
+
+    A finished command needs none of it: files are closed, TeX has finished and the temporary
+    folders are gone by then. A closed pipe leaves the normal exit to report it; a str code is
+    printed and exits 1, as sys.exit does.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr, flush=True)
+        code = 1
+    os._exit(code or 0)
