@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivtex.errors import DerivtexError, TexError, TexNotFoundError
+from derivtex.errors import DerivtexError, TexError, TexNotFoundError, TexTimeoutError
+from derivtex.tex import preamble
 from derivtex.tex.files import write_bytes_atomic
 from derivtex.tex.log import (
     JOB,
@@ -110,48 +111,99 @@ def compile_pdf(
     if not boxed:
         check_no_file_reads(source.decode("utf-8", "replace"), name=tex.name)
     with terminate_raises(), tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
-        work = Path(tmp).resolve()
-        (work / f"{JOB}.tex").write_bytes(source)
-        command: tuple[str, ...]
+        job = _Job(tex.name, Path(tmp).resolve(), boxed, timeout)
         if engine == "latexmk":
-            command = (found[0], *_LATEXMK_ARGS, f"{JOB}.tex")
+            (job.work / f"{JOB}.tex").write_bytes(source)
+            log, passes = job.passes((found[0], *_LATEXMK_ARGS, f"{JOB}.tex"), source, rerun=False)
         else:
-            command = (found[0], *_PDFLATEX_ARGS, "-output-directory=.", f"{JOB}.tex")
-        env = tex_env()
-        if boxed:
-            command, env = sandboxed(command, env, work)
-        started = time.monotonic()
-        passes, aux = 0, b""
-        while True:
-            passes += 1
-            remaining = timeout - (time.monotonic() - started)
-            try:
-                if remaining <= 0:
-                    raise subprocess.TimeoutExpired(command, timeout)
-                status, out = run(
-                    command,
-                    cwd=work,
-                    timeout=remaining,
-                    what=f"TeX on {tex.name}",
-                    env=env,
-                    die_with_parent=not boxed,
-                    raw_timeout=True,
-                )
-            except subprocess.TimeoutExpired:
-                raise timeout_error(
-                    f"TeX on {tex.name}", time.monotonic() - started, timeout
-                ) from None
-            log = read_text(work / f"{JOB}.log")
-            built = work / f"{JOB}.pdf"
-            if status != 0 or not built.is_file():
-                raise build_error(tex.name, source, log or out)
-            previous, aux = aux, _read_bytes(work / f"{JOB}.aux")
-            if engine == "latexmk" or not _wants_rerun(log, aux, previous, passes):
-                break
-        _install(built, dest)
+            log, passes = _pdflatex(job, found[0], source)
+        _install(job.work / f"{JOB}.pdf", dest)
     pngs = _render_pngs(dest, timeout) if png else ()
     overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
     return CompileResult(dest, log_warnings(log), pngs, passes, overfull)
+
+
+def _pdflatex(job: _Job, pdflatex: str, source: bytes) -> tuple[str, int]:
+    """pdflatex passes on source, from the cached preamble format where one can be had.
+
+    A build that fails on the format runs again without it, so errors read as they always do.
+    """
+    command = (pdflatex, *_PDFLATEX_ARGS, "-output-directory=.")
+    cut = preamble.split(source) if preamble.enabled() else None
+    if cut is not None and _format(job, pdflatex, cut):
+        (job.work / f"{JOB}.tex").write_bytes(cut.body)
+        try:
+            return job.passes((*command, f"-fmt={preamble.NAME}", f"{JOB}.tex"), source)
+        except TexTimeoutError:
+            raise
+        except TexError:
+            for stale in job.work.glob(f"{JOB}.*"):
+                stale.unlink()
+    (job.work / f"{JOB}.tex").write_bytes(source)
+    return job.passes((*command, f"{JOB}.tex"), source)
+
+
+def _format(job: _Job, pdflatex: str, cut: preamble.Split) -> bool:
+    """NAME.fmt in the job's folder, from the cache or dumped now (and cached); False if neither."""
+    cache = preamble.cached(cut.key(pdflatex, tex_env()["SOURCE_DATE_EPOCH"]))
+    if cache is None or preamble.failed(cache):
+        return False
+    if preamble.fetch(cache, job.work):
+        return True
+    (job.work / f"{preamble.NAME}.tex").write_bytes(preamble.ini_source(cut.head))
+    ini = (pdflatex, "-ini", f"-jobname={preamble.NAME}", *_PDFLATEX_ARGS[:3], "&pdflatex")
+    status, _ = job.run((*ini, f"{preamble.NAME}.tex"))
+    built = job.work / f"{preamble.NAME}.fmt"
+    if status != 0 or not built.is_file():
+        return preamble.failed(cache, mark=True) and False
+    preamble.store(built, cache)
+    return True
+
+
+class _Job:
+    """One build folder: TeX commands run in it, sandboxed when they can be, within one timeout."""
+
+    def __init__(self, name: str, work: Path, boxed: bool, timeout: float) -> None:
+        self.name, self.work, self.boxed, self.timeout = name, work, boxed, timeout
+        self.started = time.monotonic()
+
+    def run(self, command: tuple[str, ...]) -> tuple[int, str]:
+        """(status, output) of command; TexTimeoutError once the whole build's time is up."""
+        env = tex_env()
+        if self.boxed:
+            command, env = sandboxed(command, env, self.work)
+        what = f"TeX on {self.name}"
+        remaining = self.timeout - (time.monotonic() - self.started)
+        try:
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(command, self.timeout)
+            return run(
+                command,
+                cwd=self.work,
+                timeout=remaining,
+                what=what,
+                env=env,
+                die_with_parent=not self.boxed,
+                raw_timeout=True,
+            )
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - self.started
+            raise timeout_error(what, elapsed, self.timeout) from None
+
+    def passes(
+        self, command: tuple[str, ...], source: bytes, *, rerun: bool = True
+    ) -> tuple[str, int]:
+        """(log, passes): command once, and again while the log asks for it (when rerun)."""
+        passes, aux = 0, b""
+        while True:
+            passes += 1
+            status, out = self.run(command)
+            log = read_text(self.work / f"{JOB}.log")
+            if status != 0 or not (self.work / f"{JOB}.pdf").is_file():
+                raise build_error(self.name, source, log or out)
+            previous, aux = aux, _read_bytes(self.work / f"{JOB}.aux")
+            if not rerun or not _wants_rerun(log, aux, previous, passes):
+                return log, passes
 
 
 def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int) -> bool:
