@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from derivtex.cli import main
-from derivtex.project import build
+from derivtex.project import stamps
 from derivtex.project.build import Task, _prepare
 from derivtex.project.report import Outcome, Problem, style
 from derivtex.project.spec import load_spec
@@ -282,7 +282,7 @@ def test_what_makes_an_output_stale(tmp_path: Path, monkeypatch, change, stale) 
     fake_build(spec, tmp_path / "out", "solutions", False)
     mode, strict = ("both" if change == "mode" else "solutions"), change == "strict"
     if change == "version":
-        monkeypatch.setattr(build, "__version__", "99.0")
+        monkeypatch.setattr(stamps, "__version__", "99.0")
     if change in ("template", "spec"):
         target = tmp_path / ("tpl/steps/summary.tex.j2" if change == "template" else "good.toml")
         target.write_text(target.read_text() + "\n# changed\n")

@@ -119,7 +119,7 @@ def test_reference_slides(tmp_path: Path) -> None:
 
 
 def _step_kinds(spec: object) -> list[str]:
-    from derivtex.project.build import _derive_all
+    from derivtex.project.texts import derive_all as _derive_all
 
     sections, problems = _derive_all(spec)  # type: ignore[arg-type]
     assert not problems

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import importlib.metadata
-import json
-import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from derivtex import __version__
 from derivtex.errors import DerivtexError, SpecError, TexNotFoundError
 from derivtex.options import Mode, choice
 from derivtex.project.formats import (
@@ -27,14 +21,10 @@ from derivtex.project.formats import (
     documents,
     finish_site,
     output_path,
-    render_document,
-    source_path,
-    stamp_name,
 )
 from derivtex.project.report import (
     Outcome,
     Problem,
-    derivation_problem,
     error_lines,
     failed_pdf,
     failure_code,
@@ -46,17 +36,26 @@ from derivtex.project.report import (
 )
 from derivtex.project.spec import (
     NO_DEFAULTS,
-    DerivationSpec,
     Spec,
     SpecDefaults,
     load_spec,
     spec_files,
 )
-from derivtex.rendering.templatefiles import builtin_templates, template_file, template_names
+from derivtex.project.stamps import (
+    Output,
+    Removal,
+    digest,
+    fingerprint_base,
+    fresh,
+    prune,
+    write_stamp,
+)
+from derivtex.project.texts import spec_texts
+from derivtex.project.workers import contained, parallel_map, workers
 from derivtex.tex.runner import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
 
 if TYPE_CHECKING:
-    from derivtex.rendering.document import Section
+    pass
 
 DOCUMENTS = ("handout", "exercises", "slides", "html")  # what check renders
 MODES = {
@@ -65,32 +64,10 @@ MODES = {
     Mode.BOTH: ("handout", "exercises"),
 }
 SUFFIXES = {"handout": "", "exercises": "-exercises"}
-STAMP_DIR = ".derivtex"  # inside the output folder: stamps and private TeX work folders
 # The word on the progress bar, and what the final line counts ("2 built, 1 unchanged, 0 failed").
 BUILDING = ("building", ("built", "unchanged", "failed"))
 CHECKING = ("checking", ("checked", "failed"))
 WRITING = ("writing", ("written", "failed"))  # build --tex-only
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One document of a spec: its kind, its PDF and the fingerprint of all it depends on."""
-
-    document: str
-    pdf: Path
-    fingerprint: str
-
-    @property
-    def tex(self) -> Path:
-        return source_path(self.document, self.pdf)
-
-    @property
-    def stamp(self) -> Path:
-        folder, stem = stamp_name(self.document, self.pdf)
-        return folder / STAMP_DIR / f"{stem}.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +128,7 @@ def build_specs(
         defaults=defaults,
         formats=formats,
     )
-    return report(outcomes, len(files), *(WRITING if tex_only else BUILDING))
+    return report(outcomes, len(outcomes), *(WRITING if tex_only else BUILDING))
 
 
 def build_outcomes(
@@ -172,6 +149,7 @@ def build_outcomes(
     mode = _check_options(mode, jobs)
     every = FORMATS if formats is None else formats  # a spec's own formats are among them
     _check_collisions(files, out_dir, documents(MODES[mode], every))
+    removed = tuple(_removed(removal) for removal in prune(out_dir))
 
     @_contained
     def prepare(path: Path) -> Task | Outcome:
@@ -187,7 +165,7 @@ def build_outcomes(
     if tasks and not tex_only and not tex_available():
         raise TexNotFoundError("latexmk or pdflatex not found on PATH", hint=INSTALL_COMMAND)
     done = tuple(o for o in prepared if isinstance(o, Outcome))
-    return done + tuple(_pipeline(tasks, jobs))
+    return removed + done + tuple(_pipeline(tasks, jobs))
 
 
 def check_specs(paths: Iterable[Path | str], defaults: SpecDefaults = NO_DEFAULTS) -> int:
@@ -198,7 +176,7 @@ def check_specs(paths: Iterable[Path | str], defaults: SpecDefaults = NO_DEFAULT
     """
     files = spec_files(paths)
     check = functools.partial(_check, defaults=defaults)
-    return report(_map(check, files, None), len(files), *CHECKING)
+    return report(parallel_map(check, files, None), len(files), *CHECKING)
 
 
 def _check_options(mode: Mode | str, jobs: int | None) -> Mode:
@@ -217,6 +195,21 @@ def _check_collisions(files: Sequence[Path], out_dir: Path, docs: Sequence[str])
                 raise DerivtexError(
                     f"{first} and {path} would both write {pdf}", hint="rename one of the specs"
                 )
+
+
+def _removed(removal: Removal) -> Outcome:
+    """The report of a deleted spec's outputs: those removed, and a warning for each kept."""
+    kept = tuple(
+        Problem(
+            str(path),
+            None,
+            f"kept: {removal.spec.name} is gone, but this file changed since derivtex wrote it",
+            ("  hint: delete it yourself if it is not needed",),
+            level="warning",
+        )
+        for path in removal.kept
+    )
+    return Outcome(removal.spec, "removed", removal.removed, problems=kept)
 
 
 def _size(task: Task) -> int:
@@ -246,12 +239,12 @@ def _prepare(
     except (OSError, SpecError) as exc:
         return spec_failure(path, exc)
     # repr(spec): what the config's defaults contributed (shapes, steps, layout) counts too.
-    key = _digest(_fingerprint_base(content, spec.templates, strict), repr(spec.derivations))
+    key = digest(fingerprint_base(content, spec.templates, strict), repr(spec.derivations))
     outputs = tuple(
-        Output(doc, _pdf_path(path, out_dir, doc), _digest(key, doc))
+        Output(doc, _pdf_path(path, out_dir, doc), digest(key, doc))
         for doc in documents(MODES[mode], _formats(formats, spec))
     )
-    stale = outputs if force else tuple(o for o in outputs if not _fresh(o))
+    stale = outputs if force else tuple(o for o in outputs if not fresh(o))
     if not stale:
         return Outcome(path, "unchanged")
     return Task(spec, stale, strict, timeout)
@@ -266,87 +259,13 @@ def _pdf_path(spec_path: Path, out_dir: Path, document: str) -> Path:
     return output_path(spec_path.stem, out_dir, document)
 
 
-def _fingerprint_base(content: bytes, user_templates: Path | None, strict: bool) -> str:
-    """What every output of a spec depends on, besides its document kind."""
-    # sympy's version too: it shapes the printed math as much as derivtex does.
-    sympy = importlib.metadata.version("sympy")  # not sympy.__version__: importing takes 0.5 s
-    options = (__version__, sympy, f"strict={strict}", _builtin_digest())
-    return _digest(*options, _folder_digest(user_templates), hashlib.sha256(content).hexdigest())
-
-
-def _digest(*parts: str) -> str:
-    # NUL-separated, so that ("ab", "c") and ("a", "bc") differ.
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-@cache
-def _builtin_digest() -> str:
-    root = builtin_templates()
-    files = [(name, template_file(root, name).read_bytes()) for name in template_names(root)]
-    return _files_digest(files)
-
-
-def _folder_digest(folder: Path | None) -> str:
-    if folder is None or not folder.is_dir():
-        return "none"  # rendering reports a missing folder; the build fails and leaves no stamp
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return _files_digest([(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files])
-
-
-def _files_digest(files: Iterable[tuple[str, bytes]]) -> str:
-    return _digest(*(f"{name}:{hashlib.sha256(data).hexdigest()}" for name, data in files))
-
-
-def _fresh(output: Output) -> bool:
-    try:
-        stamp = json.loads(output.stamp.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    same = isinstance(stamp, dict) and stamp.get("fingerprint") == output.fingerprint
-    return same and output.pdf.is_file() and output.tex.is_file()
-
-
 # --- building: Python work in worker processes, TeX runs in threads beside it ---
 
 
-def _pipeline(tasks: Sequence[Task], jobs: int | None) -> Iterator[Outcome]:
-    """Build the tasks; TeX runs on one spec while the next one is derived."""
-    # TeX runs are subprocesses, so a thread waiting on one leaves the GIL to the derivations.
-    with ThreadPoolExecutor(max_workers=_workers(jobs, len(tasks))) as tex:
-        running: set[Future[Outcome]] = set()
-        for item in _map(_render_task, tasks, jobs):
-            running.add(tex.submit(_compile_task, item))
-            done = {future for future in running if future.done()}
-            running -= done
-            yield from (future.result() for future in done)
-        yield from (future.result() for future in as_completed(running))
-
-
-def _contained(fn: Callable[[T], R]) -> Callable[[T], R | Outcome]:
-    """fn, with a file-system or internal failure of one spec turned into its failed Outcome."""
-
-    @functools.wraps(fn)
-    def run(item: T) -> R | Outcome:
-        try:
-            return fn(item)
-        except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            message = f"cannot read or write{where}: {exc.strerror or exc}"
-            return _failed(item, message, "check the output folder (-o) and its permissions", 2)
-        except Exception as exc:  # noqa: BLE001 - one spec's failure must not stop the others
-            message = f"internal error ({type(exc).__name__}: {exc})"
-            return _failed(item, message, "please report it with the spec file", 1)
-
-    return run
-
-
-def _failed(item: object, message: str, hint: str, code: int) -> Outcome:
-    path = item if isinstance(item, Path) else _spec_path(item)
-    problem = Problem(str(path), None, message, (f"hint: {hint}",))
-    return Outcome(path, "failed", problems=(problem,), code=code)
-
-
 def _spec_path(item: object) -> Path:
+    """The spec file a piece of a build's work belongs to."""
+    if isinstance(item, Path):
+        return item
     if isinstance(item, Task):
         return item.spec.path
     if isinstance(item, Rendered):
@@ -355,11 +274,27 @@ def _spec_path(item: object) -> Path:
     return item.path
 
 
+_contained = contained(_spec_path)
+
+
+def _pipeline(tasks: Sequence[Task], jobs: int | None) -> Iterator[Outcome]:
+    """Build the tasks; TeX runs on one spec while the next one is derived."""
+    # TeX runs are subprocesses, so a thread waiting on one leaves the GIL to the derivations.
+    with ThreadPoolExecutor(max_workers=workers(jobs, len(tasks))) as tex:
+        running: set[Future[Outcome]] = set()
+        for item in parallel_map(_render_task, tasks, jobs):
+            running.add(tex.submit(_compile_task, item))
+            done = {future for future in running if future.done()}
+            running -= done
+            yield from (future.result() for future in done)
+        yield from (future.result() for future in as_completed(running))
+
+
 @_contained
 def _render_task(task: Task) -> Rendered | Outcome:
     """Plan, verify and render the outdated documents of one spec: a build's Python half."""
     started = time.perf_counter()
-    texts, problems = _texts(task.spec, [output.document for output in task.outputs])
+    texts, problems = spec_texts(task.spec, [output.document for output in task.outputs])
     if problems:
         return Outcome(task.spec.path, "failed", problems=problems, code=failure_code(problems))
     return Rendered(task, texts, time.perf_counter() - started)
@@ -372,7 +307,7 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
         return item
     started, task = time.perf_counter(), item.task
     if task.tex_only:
-        from derivtex.tex.files import write_text_atomic  # see _section
+        from derivtex.tex.files import write_text_atomic  # see texts.section
 
         for output, text in zip(task.outputs, item.texts, strict=True):
             write_text_atomic(output.tex, text)
@@ -394,83 +329,16 @@ def _compile_task(item: Rendered | Outcome) -> Outcome:
     return Outcome(task.spec.path, "built", outputs, seconds, problems=tuple(warnings))
 
 
-def _texts(spec: Spec, documents: Sequence[str]) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
-    """The .tex text of each document, or the problems that stop it."""
-    sections, problems = _derive_all(spec)
-    if problems:
-        return (), problems
-    try:
-        return tuple(_render(spec, sections, document) for document in documents), ()
-    except DerivtexError as exc:  # a template failed, perhaps one of the user's
-        return (), (Problem(str(spec.path), None, *error_lines(exc)),)
-
-
-def _derive_all(spec: Spec) -> tuple[tuple[Section, ...], tuple[Problem, ...]]:
-    """Every derivation planned and verified; the problems of all that fail."""
-    sections, problems = [], []
-    for dspec in spec.derivations:
-        try:
-            sections.append(_section(dspec))
-        except DerivtexError as exc:
-            key = getattr(exc, "key", "given")  # a $...$ in a title or intro names its key
-            problems.append(
-                derivation_problem(spec, dspec, *error_lines(exc), key=key, code=exc.exit_code)
-            )
-        except Exception as exc:  # noqa: BLE001 - one bug must not stop the other specs
-            message = f"internal error ({type(exc).__name__}: {exc}); please report it"
-            problems.append(derivation_problem(spec, dspec, message, ()))
-    return tuple(sections), tuple(problems)
-
-
-def _section(dspec: DerivationSpec) -> Section:
-    # Imported here: an unchanged build decides without them, so sympy need not load for it.
-    from derivtex.api import derive
-    from derivtex.rendering.document import section
-    from derivtex.rendering.view import ANSWER_SPACE
-
-    given, wrt, shapes = dspec.given, dspec.wrt, dict(dspec.shapes)
-    example = dict(dspec.example)
-    d = derive(
-        given,
-        wrt,
-        shapes,
-        of=dspec.of,
-        layout=dspec.layout,
-        example=example,
-        steps=dspec.steps,
-        order=dspec.order,
-    )
-    return section(
-        d,
-        title=dspec.title or dspec.name,
-        intro=dspec.intro,
-        vectors=dspec.vectors,
-        answer_space=dspec.answer_space or ANSWER_SPACE,
-    )
-
-
-def _render(spec: Spec, sections: Sequence[Section], document: str) -> str:
-    return render_document(  # imports the rendering layer when called; see _section
-        document,
-        sections,
-        title=spec.title,
-        author=spec.author,
-        date=spec.date,
-        course=spec.course,
-        intro=spec.intro,
-        templates=spec.templates,
-    )
-
-
 def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
     """Compile one document; the PDF and stamp are replaced only if all went well."""
-    from derivtex.tex.files import write_text_atomic  # see _section
+    from derivtex.tex.files import write_text_atomic  # see texts.section
 
     write_text_atomic(output.tex, tex)
     output.stamp.parent.mkdir(parents=True, exist_ok=True)
     if output.document == "html":  # no TeX: the page is written, its assets go beside it
-        finish_site(output.pdf)
-        return _write_stamp(task, output)
+        assets = finish_site(output.pdf)
+        write_stamp(output, task.spec.path, (output.pdf, *assets))
+        return ()
     # A private folder beside the target: --strict can still reject the new PDF, and the final
     # rename stays on one file system, so it is atomic.
     with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
@@ -485,15 +353,8 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
             return boxes + tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
         os.replace(result.pdf, output.pdf)
         failed_pdf(output.pdf).unlink(missing_ok=True)
-    return boxes + _write_stamp(task, output)
-
-
-def _write_stamp(task: Task, output: Output) -> tuple[Problem, ...]:
-    from derivtex.tex.files import write_text_atomic  # see _section
-
-    stamp = {"fingerprint": output.fingerprint, "derivtex": __version__}
-    write_text_atomic(output.stamp, json.dumps(stamp | {"spec": str(task.spec.path)}) + "\n")
-    return ()
+    write_stamp(output, task.spec.path, (output.pdf, output.tex))
+    return boxes
 
 
 def _check(path: Path, defaults: SpecDefaults = NO_DEFAULTS) -> Outcome:
@@ -508,49 +369,7 @@ def _check_one(path: Path, defaults: SpecDefaults) -> Outcome:
     except SpecError as exc:
         return spec_failure(path, exc)
     # Rendering is cheap and finds template errors (a user's templates too) before a build does.
-    problems = _texts(spec, DOCUMENTS)[1]
+    problems = spec_texts(spec, DOCUMENTS)[1]
     if problems:
         return Outcome(path, "failed", problems=problems, code=failure_code(problems))
     return Outcome(path, "checked", seconds=time.perf_counter() - started)
-
-
-def _workers(jobs: int | None, items: int) -> int:
-    return max(1, min(jobs or os.cpu_count() or 1, items))
-
-
-def _map(fn: Callable[[T], R], items: Sequence[T], jobs: int | None) -> Iterator[R]:
-    """fn over items, in worker processes when there are several; results as they finish."""
-    if _workers(jobs, len(items)) == 1:  # no pool: it would only add start-up time
-        yield from map(fn, items)
-        return
-    # Processes, not threads: sympy's work is pure Python and holds the GIL.
-    with ProcessPoolExecutor(_workers(jobs, len(items)), mp_context=_preloaded()) as pool:
-        for future in as_completed([pool.submit(fn, item) for item in items]):
-            yield future.result()
-
-
-def _preloaded() -> multiprocessing.context.BaseContext | None:
-    """Fork workers from a parent that has imported and warmed the pipeline once, for them all.
-
-    Each worker would otherwise import sympy, fill sympy's caches and compile the built-in
-    templates itself: with --jobs 2, twice that CPU before any work. Where fork is not
-    available, the platform's default start method (and the workers do it themselves).
-    """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    from derivtex.api import derive
-    from derivtex.rendering.document import render, section
-
-    warm = [  # between them, every step kind: every built-in step template gets compiled
-        section(derive(text, wrt, shapes))
-        for text, wrt, shapes in (
-            ("y = W x", "x", {"W": "C x D", "x": "D"}),
-            ("y = sigmoid(W x)", "x", {"W": "C x D", "x": "D"}),
-            ("h = tanh(W x); y = V h", "x", {"W": "M x D", "x": "D", "V": "C x M"}),
-            ("y = x W", "W", {"x": "1 x D", "W": "D x C"}),
-            ("Y = X W", "X", {"X": "N x D", "W": "D x C"}),
-        )
-    ]
-    for document in ("handout", "exercises"):
-        render(warm, document=document)
-    return multiprocessing.get_context("fork")

@@ -23,6 +23,7 @@ COLOURS = {
     "written": "green",
     "checked": "green",
     "unchanged": None,
+    "removed": "yellow",  # the outputs of a spec file that is gone
     "failed": "red",
 }
 
@@ -55,7 +56,7 @@ class Outcome:
     """What became of one spec file."""
 
     path: Path
-    status: str  # built, written (--tex-only), unchanged, checked or failed
+    status: str  # built, written (--tex-only), unchanged, checked, removed or failed
     outputs: tuple[Path, ...] = ()
     seconds: float = 0.0
     problems: tuple[Problem, ...] = ()
@@ -141,7 +142,8 @@ def report(outcomes: Iterable[Outcome], total: int, label: str, counted: Sequenc
         counts[outcome.status] += 1
         code = max(code, outcome.code)
         _echo(outcome)
-    click.echo(", ".join(f"{counts[status]} {status}" for status in counted))
+    extra = [status for status in counts if status not in counted]  # "removed", when any
+    click.echo(", ".join(f"{counts[status]} {status}" for status in (*counted, *extra)))
     return code
 
 
@@ -167,6 +169,9 @@ def _what(outcome: Outcome) -> str:
         return f"{', '.join(p.name for p in outcome.outputs)} ({outcome.seconds:.1f} s)"
     if outcome.status == "unchanged":
         return outcome.path.stem
+    if outcome.status == "removed":
+        files = ", ".join(p.name for p in outcome.outputs) or "nothing"
+        return f"{files} ({outcome.path} is gone)"
     return str(outcome.path)
 
 

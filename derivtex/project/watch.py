@@ -11,9 +11,10 @@ from typing import Any
 import click
 
 from derivtex.errors import DerivtexError
-from derivtex.project.build import STAMP_DIR, build_outcomes
+from derivtex.project.build import build_outcomes
 from derivtex.project.report import Outcome, style
 from derivtex.project.spec import NO_DEFAULTS, SpecDefaults, load_spec, spec_files
+from derivtex.project.stamps import STAMP_DIR
 
 INPUTS = (".toml", ".j2")  # specs, the config, templates: changes of other files do not count
 
@@ -72,7 +73,9 @@ def _line(outcomes: Iterable[Outcome], seconds: float) -> str:
     outcomes = tuple(outcomes)
     built = [p.name for o in outcomes if o.status in ("built", "written") for p in o.outputs]
     failed = [o for o in outcomes if o.status == "failed"]
+    removed = [p.name for o in outcomes if o.status == "removed" for p in o.outputs]
     parts = [f"{style('built')} {', '.join(built)}"] if built else []
+    parts += [f"{style('removed')} {', '.join(removed)}"] if removed else []
     parts += [f"{style('failed')} {', '.join(str(o.path) for o in failed)}"] if failed else []
     line = f"{_now()} {'; '.join(parts) or 'nothing changed'} in {seconds:.2f} s"
     if not failed:
