@@ -589,3 +589,21 @@ def test_the_cut_keeps_line_numbers_and_pdf_settings() -> None:
     body = cut.body.decode().split("\n")
     assert len(body) == len(source.decode().split("\n"))
     assert body[:5] == ["", PACKAGED[1], "", "", PACKAGED[4]]
+
+
+def test_the_format_cache_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    built = tmp_path / "built.fmt"
+    built.write_bytes(b"format")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    for k in range(preamble.KEEP + 3):
+        preamble.store(built, folder / f"{k:02}.fmt")
+        os.utime(folder / f"{k:02}.fmt", (k, k))
+    assert preamble.fetch(folder / "00.fmt", tmp_path) is False  # pruned
+    preamble.store(built, folder / "new.fmt")
+    kept = sorted(p.name for p in folder.glob("*.fmt"))
+    assert len(kept) == preamble.KEEP
+    assert "new.fmt" in kept
+    assert "02.fmt" not in kept
+    assert preamble.fetch(folder / "new.fmt", tmp_path)
+    assert (tmp_path / f"{preamble.NAME}.fmt").read_bytes() == b"format"

@@ -24,6 +24,7 @@ from derivtex.tex.files import write_bytes_atomic
 CACHE_ENV = "DERIVTEX_CACHE_DIR"  # the same folder as the template cache; "" turns both off
 SWITCH_ENV = "DERIVTEX_TEX_FORMAT"  # "0" turns the format off
 NAME = "dtxfmt"
+KEEP = 8  # formats kept in the cache
 _PACKAGE = re.compile(rb"\\(documentclass|usepackage|RequirePackage)\b")
 _KEEP = re.compile(rb"\\(ifdefined)?\\pdf")  # PDF settings stay in the body too: \pdftrailerid{}
 _DATABASES = (
@@ -95,9 +96,21 @@ def cached(key: str) -> Path | None:
 
 
 def store(built: Path, dest: Path) -> None:
-    """Put a freshly dumped format into the cache, atomically (a parallel build may race)."""
+    """Put a freshly dumped format into the cache, atomically (a parallel build may race), and
+    keep only the KEEP most recently used (a format is about 6 MB)."""
     with contextlib.suppress(OSError):  # a full disk only costs the next run its speed
         write_bytes_atomic(dest, built.read_bytes())
+        by_use = sorted(dest.parent.glob("*.fmt"), key=_used, reverse=True)
+        for old in by_use[KEEP:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".failed").unlink(missing_ok=True)
+
+
+def _used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def failed(cache: Path, mark: bool = False) -> bool:
@@ -117,6 +130,7 @@ def fetch(cache: Path, work: Path) -> bool:
     """
     try:
         (work / f"{NAME}.fmt").write_bytes(cache.read_bytes())
+        os.utime(cache)  # recently used: the last to be pruned
     except OSError:
         return False
     return True
