@@ -65,9 +65,9 @@ class Runner:
         self.env = {**os.environ, "PYTHONPATH": str(root), "GITHUB_ACTIONS": ""}
         self.env.setdefault("SOURCE_DATE_EPOCH", "0")
 
-    def derivtex(self, *args: str | Path) -> None:
+    def derivtex(self, *args: str | Path, **env: str) -> None:
         command = (sys.executable, "-m", "derivtex", *map(str, args))
-        subprocess.run(command, env=self.env, check=True, capture_output=True)
+        subprocess.run(command, env={**self.env, **env}, check=True, capture_output=True)
 
     def pdflatex(self, *tex_files: Path) -> None:
         """One pass per file, each in a fresh folder, one after another."""
@@ -84,14 +84,13 @@ class Runner:
             shutil.rmtree(work)
 
 
-def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int):
-    """Medians of (wall, cpu) for a and b, run a, b, a, b, ..."""
-    rows_a, rows_b = [], []
+def alternate(*fns: Callable[[], object], repeats: int):
+    """Medians of (wall, cpu) for each of fns, run in turn: a, b, a, b, ..."""
+    rows: list[list[tuple[float, float]]] = [[] for _ in fns]
     for _ in range(repeats):
-        rows_a.append(timed(a))
-        rows_b.append(timed(b))
-    med = lambda rows: tuple(statistics.median(c) for c in zip(*rows, strict=True))  # noqa: E731
-    return med(rows_a), med(rows_b)
+        for fn, row in zip(fns, rows, strict=True):
+            row.append(timed(fn))
+    return tuple(tuple(statistics.median(c) for c in zip(*row, strict=True)) for row in rows)
 
 
 def verdict(ratio: float, target: float) -> str:
@@ -100,29 +99,41 @@ def verdict(ratio: float, target: float) -> str:
 
 def bench_derive(run: Runner, tmp: Path, repeats: int, missed: list[str]) -> None:
     print("1. derivtex derive (whole command) / one bare pdflatex pass on the same .tex")
-    print(f"{'example':24} {'derive s':>9} {'pdflatex s':>11} {'wall ratio':>11} {'cpu ratio':>10}")
-    walls, cpus = [], []
+    print("   (no fmt: DERIVTEX_TEX_FORMAT=0, without the cached preamble format, in the same run;")
+    print("   TeX inside bubblewrap is not reaped by derivtex, so derivtex's CPU omits it there)")
+    print(
+        f"{'example':24} {'derive s':>9} {'pdflatex s':>11} {'wall ratio':>11} {'cpu ratio':>10}"
+        f" {'no fmt wall':>12} {'cpu':>6} {'fmt gain cpu':>13}"
+    )
+    walls, cpus, gains, plain_walls = [], [], [], []
     for name, (text, shapes, wrt) in EXAMPLES.items():
         out = tmp / f"derive-{name[0]}"
         args = ["derive", text, "--wrt", wrt, "-o", out, "--name", "d"]
         for var, shape in shapes.items():
             args += ["-s", f"{var}={shape}"]
         run.derivtex(*args)  # warm-up, and the .tex for bare TeX
-        ours, bare = alternate(
+        ours, bare, plain = alternate(
             lambda args=args: run.derivtex(*args),
             lambda out=out: run.pdflatex(out / "d.tex"),
-            repeats,
+            lambda args=args: run.derivtex(*args, DERIVTEX_TEX_FORMAT="0"),
+            repeats=repeats,
         )
         walls.append(ours[0] / bare[0])
         cpus.append(ours[1] / bare[1])
+        gains.append(plain[1] / ours[1])
+        plain_walls.append(plain[0] / ours[0])
         print(
             f"{name:24} {ours[0]:9.3f} {bare[0]:11.3f} {walls[-1]:10.2f}x {cpus[-1]:9.2f}x"
+            f" {plain[0] / bare[0]:11.2f}x {plain[1] / bare[1]:5.2f}x {gains[-1]:12.2f}x"
             f"  {verdict(walls[-1], 4)}"
         )
         if walls[-1] > 4:
             missed.append(f"derive {name}")
     geo = statistics.geometric_mean
-    print(f"geometric mean: wall {geo(walls):.2f}x, cpu {geo(cpus):.2f}x\n")
+    print(
+        f"geometric mean: wall {geo(walls):.2f}x, cpu {geo(cpus):.2f}x;"
+        f" without the format / with it: wall {geo(plain_walls):.2f}x, cpu {geo(gains):.2f}x\n"
+    )
 
 
 def bench_reference(run: Runner, tmp: Path, repeats: int, missed: list[str]) -> None:
@@ -132,7 +143,7 @@ def bench_reference(run: Runner, tmp: Path, repeats: int, missed: list[str]) -> 
     ours, bare = alternate(
         lambda: run.derivtex("build", spec, "-o", out, "--force"),
         lambda: run.pdflatex(out / "reference.tex"),
-        repeats,
+        repeats=repeats,
     )
     wall, cpu = ours[0] / bare[0], ours[1] / bare[1]
     print("2. derivtex build examples/reference.toml --force / one bare pdflatex pass")

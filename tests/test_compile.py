@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from derivtex.errors import TexError, TexNotFoundError, TexTimeoutError
-from derivtex.tex import runner
+from derivtex.tex import preamble, runner, sandbox
 from derivtex.tex.runner import (
     INSTALL_COMMAND,
     MINOR,
@@ -280,7 +280,7 @@ def hostname() -> str:
 @pytest.fixture
 def no_sandbox(monkeypatch: pytest.MonkeyPatch):
     """compile_pdf as on a machine without bubblewrap: the probe finds no bwrap on PATH."""
-    monkeypatch.setattr(runner, "_BWRAP", "bwrap-not-installed-here")
+    monkeypatch.setattr(sandbox, "_BWRAP", "bwrap-not-installed-here")
     runner.sandbox_available.cache_clear()
     yield
     runner.sandbox_available.cache_clear()
@@ -377,9 +377,9 @@ def test_without_a_sandbox_compile_pdf_refuses_before_running_tex(
 
 _RUN_LOOP = """
 import sys
-from derivtex.tex import runner
+from derivtex.tex import preamble, runner, sandbox
 if sys.argv[2] == "no-sandbox":
-    runner._BWRAP = "bwrap-not-installed-here"
+    sandbox._BWRAP = "bwrap-not-installed-here"
 runner.compile_pdf(sys.argv[1], timeout=120)
 """
 
@@ -490,3 +490,120 @@ def test_overfull_boxes_are_read_from_the_log_with_their_section() -> None:
         Overfull(1.5, None, None),
     )
     assert boxes[0].text() == "overfull box, 72.5pt too wide at line 12 in section 'First'"
+
+
+PACKAGED = (
+    r"\documentclass{article}",
+    r"\ifdefined\pdftrailerid\pdftrailerid{}\fi",
+    r"\usepackage{amsmath}",
+    r"\usepackage[margin=2cm]{geometry}",
+    r"\newcommand{\grad}{\nabla}",
+    r"\begin{document}",
+)
+
+
+def packaged(folder: Path, name: str, *body: str) -> Path:
+    """A document with packages (so a preamble format applies); its body starts at line 7."""
+    path = folder / name
+    path.write_text("\n".join((*PACKAGED, *body, r"\end{document}", "")), encoding="utf-8")
+    return path
+
+
+def formats(cache: Path) -> list[str]:
+    folder = cache / "tex-formats"
+    return sorted(p.suffix for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(preamble.CACHE_ENV, str(cache))
+    monkeypatch.delenv(preamble.SWITCH_ENV, raising=False)
+    return cache
+
+
+def test_the_preamble_format_is_cached_and_changes_nothing_a_reader_sees(
+    tmp_path: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tex = packaged(tmp_path, "doc.tex", r"Gradient $\grad f$ \hbox to 1cm{overfulloverfull}")
+    first = compile_pdf(tex, output=tmp_path / "first.pdf")
+    assert formats(fresh_cache) == [".fmt"]  # dumped once, then reused
+    second = compile_pdf(tex, output=tmp_path / "second.pdf")
+    assert formats(fresh_cache) == [".fmt"]
+    assert first.pdf.read_bytes() == second.pdf.read_bytes()
+    monkeypatch.setenv(preamble.SWITCH_ENV, "0")
+    plain = compile_pdf(tex, output=tmp_path / "plain.pdf")
+    assert pdf_text(first.pdf) == pdf_text(plain.pdf)
+    assert [(b.line, b.points) for b in first.overfull] == [
+        (b.line, b.points) for b in plain.overfull
+    ]
+    assert first.overfull[0].line == 7  # the source's own line numbers
+
+
+def test_errors_under_the_format_read_as_without_it(tmp_path: Path, fresh_cache: Path) -> None:
+    tex = packaged(tmp_path, "bad.tex", "fine", r"\undefinedcontrolsequence")
+    with pytest.raises(TexError, match=r"^bad\.tex:8: Undefined control sequence"):
+        compile_pdf(tex)
+    assert not (tmp_path / "bad.pdf").exists()
+
+
+def test_tex_cannot_rewrite_the_cached_format(tmp_path: Path, fresh_cache: Path) -> None:
+    tex = packaged(tmp_path, "doc.tex", "x")
+    compile_pdf(tex)
+    (cached,) = (fresh_cache / "tex-formats").glob("*.fmt")
+    before = cached.read_bytes()
+    evil = packaged(tmp_path, "evil.tex", r"\immediate\openout1=dtxfmt.fmt\immediate\closeout1 x")
+    compile_pdf(evil)
+    assert cached.read_bytes() == before
+
+
+def test_no_format_without_a_private_cache_or_when_switched_off(
+    tmp_path: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(preamble.SWITCH_ENV, "0")
+    assert compile_pdf(packaged(tmp_path, "a.tex", "x")).pdf.is_file()
+    assert formats(fresh_cache) == []
+    monkeypatch.setenv(preamble.SWITCH_ENV, "1")
+    monkeypatch.setenv(preamble.CACHE_ENV, "")
+    assert compile_pdf(packaged(tmp_path, "b.tex", "x")).pdf.is_file()
+    assert not fresh_cache.exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        (b"\\relax\n\\documentclass{article}\n\\begin{document}x\\end{document}\n", "not line 1"),
+        (b"\\documentclass{article}\n\\usepackage[a\n]{geometry}\n\\begin{document}\n", "open ["),
+        (b"\\documentclass{article}\n\\usepackage{x}\n", "no \\begin{document}"),
+    ],
+)
+def test_no_format_for_a_preamble_it_cannot_cut(source: bytes, why: str) -> None:
+    assert preamble.split(source) is None, why
+
+
+def test_the_cut_keeps_line_numbers_and_pdf_settings() -> None:
+    source = "\n".join((*PACKAGED, "body", r"\end{document}", "")).encode()
+    cut = preamble.split(source)
+    assert cut is not None
+    assert cut.head.decode().splitlines() == list(PACKAGED[:4])
+    body = cut.body.decode().split("\n")
+    assert len(body) == len(source.decode().split("\n"))
+    assert body[:5] == ["", PACKAGED[1], "", "", PACKAGED[4]]
+
+
+def test_the_format_cache_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    built = tmp_path / "built.fmt"
+    built.write_bytes(b"format")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    for k in range(preamble.KEEP + 3):
+        preamble.store(built, folder / f"{k:02}.fmt")
+        os.utime(folder / f"{k:02}.fmt", (k, k))
+    assert preamble.fetch(folder / "00.fmt", tmp_path) is False  # pruned
+    preamble.store(built, folder / "new.fmt")
+    kept = sorted(p.name for p in folder.glob("*.fmt"))
+    assert len(kept) == preamble.KEEP
+    assert "new.fmt" in kept
+    assert "02.fmt" not in kept
+    assert preamble.fetch(folder / "new.fmt", tmp_path)
+    assert (tmp_path / f"{preamble.NAME}.fmt").read_bytes() == b"format"
