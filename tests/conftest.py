@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
 
 # Compiled templates go to a private folder of this run, not the user's ~/.cache (subprocesses
 # inherit it); tests of the cache itself set their own.
-os.environ.setdefault("DERIVTEX_CACHE_DIR", tempfile.mkdtemp(prefix="derivtex-cache-"))
+_CACHE = None if "DERIVTEX_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="derivtex-cache-")
+if _CACHE is not None:
+    os.environ["DERIVTEX_CACHE_DIR"] = _CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The folder holds compiled templates and TeX formats (several MB): remove what this run made.
+    if _CACHE is not None:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
