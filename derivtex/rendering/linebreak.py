@@ -31,6 +31,8 @@ _FREE = {  # commands that set nothing themselves (their argument is measured)
 _WIDE = {r"\odot": 12.0, r"\oslash": 12.0, r"\cdot": 10.0, r"\sum": 12.0, r"\quad": 11.0}
 _OPERATORS = {"+": 12.0, "-": 12.0, "=": 14.0}
 _LETTER = 6.0
+_CAPITAL = 8.5  # W, X, A at 11pt math italic are 8-12pt wide
+_FUNCTIONS = {"tanh", "log", "sin", "cos", "tan", "exp", "det", "tr", "diag", "sign", "max"}
 
 
 def width_pt(tex: str) -> float:
@@ -56,9 +58,10 @@ def width_pt(tex: str) -> float:
         elif token in _OPERATORS:
             total += _OPERATORS[token] * scale
         elif token.startswith("\\") and len(token) > 2:
-            total += _LETTER * 2.5 if token[1:] in ("tanh", "log", "sin", "cos") else _LETTER
+            name = token[1:]
+            total += (5.5 * len(name) + 2.0) * scale if name in _FUNCTIONS else _LETTER * scale
         else:
-            total += _LETTER * scale
+            total += (_CAPITAL if token.isupper() else _LETTER) * scale
     return total
 
 
