@@ -102,3 +102,25 @@ def test_a_bad_name_in_a_justification_is_keyed_justification() -> None:
     with pytest.raises(ProseMathError, match="cannot read") as info:
         justification_tex("one of $W1 +$", NOTE)
     assert info.value.key == "justification"
+
+
+def test_the_steps_prose_sets_names_as_the_equations_do() -> None:
+    """The planner's sentences name tensors as the math prints them, a tool-made one too."""
+    d = derivtex.derive("y = V W1 x", "x", {"V": "C x M", "W1": "M x D", "x": "D"})
+    tex = derivtex.render(d)
+    assert r"Pick one component of $\vec{y}$ and one of $\vec{x}$" in tex
+    # m is the planner's name for W1 x: not in the user's graph, a vector in the equations
+    assert r"$\vec{y}$ depends on $\vec{x}$ only through $\vec{m}$" in tex
+    assert r"The local derivative of $\vec{m}$ by $\vec{x}$" in tex
+    assert "one of x," not in tex and "through m:" not in tex
+
+
+def test_the_html_page_shows_the_steps_prose_without_math_marks() -> None:
+    from derivtex.rendering.html import render_html
+
+    d = derivtex.derive("y = W1 x", "W1", {"W1": "C x D", "x": "D"})
+    page = render_html(d)
+    assert "Pick one component of y and one of W1," in page
+    body = page.split("<body", 1)[1].split("<script", 1)[0]
+    assert "$" not in body  # the report's sizes are KaTeX spans too
+    assert 'finite differences at <span class="dtx-tex dtx-inline">' in body

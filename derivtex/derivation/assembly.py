@@ -61,7 +61,7 @@ def jacobian_assembly(d: Derivative) -> S.JacobianAssembly | None:
     rows_follow, cols_follow = _follow(d)
     return S.JacobianAssembly(
         (
-            f"Collect every partial into an array shaped like {d.wrt}: the gradient, entry by "
+            f"Collect every partial into an array shaped like ${d.wrt}$: the gradient, entry by "
             "entry, and the matrix whose entries they are."
             if not d.index.out_idx
             else "Collect every partial into one array and read off the matrix whose entries "
@@ -102,10 +102,10 @@ def _simple_grid(grid: S.Grid) -> S.Grid | None:
 
 def _follow(d: Derivative) -> tuple[str, str]:
     if len(d.index.out_idx) == 0:
-        return f"{d.wrt} (its rows)", f"{d.wrt} (its columns)"
+        return f"${d.wrt}$ (its rows)", f"${d.wrt}$ (its columns)"
     if len(d.index.wrt_idx) == 0:
-        return f"{d.output} (its rows)", f"{d.output} (its columns)"
-    pair = (d.output, d.wrt)
+        return f"${d.output}$ (its rows)", f"${d.output}$ (its columns)"
+    pair = (f"${d.output}$", f"${d.wrt}$")
     return pair if d.layout == Layout.NUMERATOR else pair[::-1]
 
 

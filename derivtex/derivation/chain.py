@@ -144,11 +144,11 @@ def local_derivative(
     if not hidden(d, rhs, by, held):
         found = term_by_term(lhs, rhs, wrt_entry, value(of_ex, by_ex), d.graph.source)
     expansion, term_partial = found or (None, None)
-    fixed = " holding " + ", ".join(held) + " fixed" if held else ""
+    fixed = " holding " + ", ".join(f"${n}$" for n in held) + " fixed" if held else ""
     cases = quotient_rule(d, of, idx, spare) if softmax_arg(d, of) == by else None
     how = "the quotient rule: one component, its two cases" if cases else "the same steps: one "
     return S.LocalDerivative(
-        f"The local derivative of {of} by {by}{fixed}, by {how}"
+        f"The local derivative of ${of}$ by ${by}${fixed}, by {how}"
         + ("" if cases else "component, its terms")
         + ", then every index.",
         label,
@@ -228,15 +228,15 @@ def direct_held(factors: list[Factor]) -> tuple[str, ...]:
 
 
 def _chain_words(d: Derivative, name: str, links: list[str], direct: bool) -> str:
-    through = " and ".join(links)
+    through = " and ".join(f"${n}$" for n in links)
     if len(links) == 1 and not direct:
         return (
-            f"{name} depends on {d.wrt} only through {through}: apply the chain rule to single "
+            f"${name}$ depends on ${d.wrt}$ only through {through}: apply the chain rule to single "
             f"components and sum over every component of {through}."
         )
-    also = f", and on {d.wrt} directly" if direct else ""
+    also = f", and on ${d.wrt}$ directly" if direct else ""
     return (
-        f"{name} depends on {d.wrt} through {through}{also}: the chain rule adds one sum over "
+        f"${name}$ depends on ${d.wrt}$ through {through}{also}: the chain rule adds one sum over "
         "the components of each intermediate" + (", and the direct partial." if direct else ".")
     )
 

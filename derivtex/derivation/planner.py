@@ -60,7 +60,7 @@ def _check_example(name: str, idx: tuple[int, ...], dims: tuple[sympy.Expr, ...]
 def component_formula(d: Derivative, out: Pos, wrt: Pos) -> S.ComponentFormula:
     rhs = formula(d, d.output, out)
     return S.ComponentFormula(
-        f"Pick one component of {d.output} and one of {d.wrt}, and write the output component "
+        f"Pick one component of ${d.output}$ and one of ${d.wrt}$, and write the output component "
         "as an explicit sum over its indices.",
         entry(d, d.output, out),
         in_user_order(rhs, d.graph.source),
@@ -91,8 +91,8 @@ def sparsity(d: Derivative, zero: tuple[Pos, Pos], worked: tuple[Pos, Pos]) -> S
     """A zero entry (the component does not occur in the output's formula), then a nonzero one."""
     (out, wrt), (w_out, w_wrt) = zero, worked
     return S.Sparsity(
-        f"Not every entry of the derivative is nonzero: a component of {d.output} need not "
-        f"involve every component of {d.wrt}.",
+        f"Not every entry of the derivative is nonzero: a component of ${d.output}$ need not "
+        f"involve every component of ${d.wrt}$.",
         entry(d, d.output, out),
         entry(d, d.wrt, wrt),
         partial(entry(d, d.output, out), entry(d, d.wrt, wrt)),
@@ -122,7 +122,7 @@ def symmetric(d: Derivative) -> S.Symmetric:
     if d.wrt in sym:
         g = d.result
         why = (
-            f"{d.wrt} is symmetric, so its entries at (k, l) and (l, k) are one variable. The "
+            f"${d.wrt}$ is symmetric, so its entries at (k, l) and (l, k) are one variable. The "
             "derivative entry by entry, G, treated them as two; the gradient is the average of "
             "G and its transpose, the symmetric matrix whose inner product with every symmetric "
             "change gives the change of the output."
@@ -134,7 +134,7 @@ def symmetric(d: Derivative) -> S.Symmetric:
         same = isinstance(d.answer, sympy.MatMul) and d.answer.args[0] == sympy.Rational(1, 2)
         return S.Symmetric(why, lhs, g, half, None if same else d.answer)
     are = "is" if len(sym) == 1 else "are"
-    why = f"{' and '.join(sym)} {are} symmetric, so a transpose of it is itself."
+    why = f"{' and '.join(f'${n}$' for n in sym)} {are} symmetric, so a transpose of it is itself."
     return S.Symmetric(why, lhs, d.result, None, d.answer)
 
 

@@ -39,7 +39,7 @@ def quotient_rule(
     top, s = sympy.exp(entry(d, z, (i,))), _denominator_name(d)
     total = sympy.Sum(sympy.exp(z_k), (k, 1, d.graph.shape_of(z).free_dims[0]))
     return S.QuotientRule(
-        f"Each component of {name} is a quotient whose numerator holds the component of {z} "
+        f"Each component of ${name}$ is a quotient whose numerator holds the component of ${z}$ "
         "only when the indices agree: the quotient rule, then its two cases.",
         partial(p_i, z_j),
         _ordered(_mul(sympy.KroneckerDelta(i, j), p_i), _mul(-1, p_i, p_j)),

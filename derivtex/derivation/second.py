@@ -64,7 +64,7 @@ def second_partial(h: Hessian, first: Index, second: Index) -> S.SecondPartial:
     links, rules = _links(engine, ops, component, h.wrt, exprs(second))
     return S.SecondPartial(
         f"Differentiate one component of the gradient once more, term by term, by "
-        f"the component of {h.wrt} of the second index.",
+        f"the component of ${h.wrt}$ of the second index.",
         _second(h, first, second),
         _gradient_entry(h, first),
         in_user_order(T.to_sympy(component), source),
@@ -122,7 +122,7 @@ def hessian_assembly(h: Hessian) -> S.HessianAssembly | None:
     whole = symbol(h.wrt, h.wrt_shape)
     return S.HessianAssembly(
         "Collect every second partial into one matrix: row i, column j holds the derivative "
-        f"by the i-th and the j-th components of {h.wrt}. The order of the two partials does "
+        f"by the i-th and the j-th components of ${h.wrt}$. The order of the two partials does "
         "not matter, so the (i, j) and (j, i) entries agree: the Hessian is symmetric (the "
         "checks confirm it entry by entry).",
         sympy.Derivative(sympy.Symbol(h.output), whole, whole, evaluate=False),

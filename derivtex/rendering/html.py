@@ -7,11 +7,13 @@ and typeset in the browser by the KaTeX files shipped beside the page: no networ
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import sympy
 
 from derivtex.derivation.model import Derivation
@@ -40,6 +42,15 @@ class HtmlEnvironment(LatexEnvironment):
     concat = staticmethod("".join)  # type: ignore[assignment]
 
 
+def inline_math(value: object) -> markupsafe.Markup:
+    """Printed LaTeX with $...$ parts (a report's sizes) as KaTeX spans, the rest escaped."""
+    parts = re.split(r"(?<!\\)\$", str(value))
+    span = markupsafe.Markup('<span class="dtx-tex dtx-inline">{}</span>')
+    return markupsafe.Markup("").join(
+        span.format(part) if n % 2 else markupsafe.escape(part) for n, part in enumerate(parts)
+    )
+
+
 def _finalize(value: object) -> object:
     if isinstance(value, sympy.Basic):
         raise jinja2.TemplateRuntimeError(
@@ -58,6 +69,7 @@ def _environment(user_dir: Path | None) -> HtmlEnvironment:
         **LATEX_SYNTAX,
     )
     env.filters["name"] = name_filter
+    env.filters["inline_math"] = inline_math
     restrict(env)
     return env
 

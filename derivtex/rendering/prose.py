@@ -83,3 +83,8 @@ def justification_tex(text: str, note: Notation, shapes: Mapping[str, Shape] | N
     the text into LaTeX with this, so a justification never sets W1 as the letters "W1".
     """
     return prose_tex(text, shapes or {}, note, what="justification")
+
+
+def plain_prose(text: str) -> str:
+    """Step prose without its math marks ($W1$ -> W1), for plain-text and HTML output."""
+    return re.sub(r"(?<!\\)\$", "", text).replace("\\$", "$")

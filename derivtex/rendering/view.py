@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -21,6 +22,7 @@ from derivtex.calculus.verify import VerificationReport
 from derivtex.rendering.layout import layout_fields, layout_values
 from derivtex.rendering.linebreak import break_lines, width_pt
 from derivtex.rendering.printer import Notation, to_latex
+from derivtex.rendering.prose import justification_tex, plain_prose
 
 Tex: TypeAlias = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
 
@@ -165,13 +167,54 @@ def inert(value: object, note: Notation) -> object:
     raise TypeError(f"no template view for a {type(value).__name__}")
 
 
+# Step prose whose names the builders mark as math ($W1$): set as the equations print them in
+# LaTeX (and notebooks); plain_<field> holds the text without the marks, for the HTML page.
+PROSE_FIELDS = ("justification", "arrangement")
+
+
 @functools.cache
 def _view_class(step_class: type) -> type:
     fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
+    names = {f.name for f in dataclasses.fields(step_class)}
+    fields += [(f"plain_{name}", Any) for name in PROSE_FIELDS if name in names]
     kind = str(step_class.kind)  # type: ignore[attr-defined]
     fields += [(f"{name}_lines", Any) for known, name in BROKEN_FIELDS if known == kind]
     fields += [(name, Any) for name in layout_fields(kind)]
     return dataclasses.make_dataclass(f"{step_class.__name__}View", fields, frozen=True, slots=True)
+
+
+def _with_step_names(step: object, note: Notation) -> Notation:
+    """note, plus the kind of each tensor the step's math shows that the notation lacks.
+
+    A name the planner made (m in y = V W x is V m with m = W x) is not in the user's graph;
+    its components in the step's equations tell whether it is a vector or a matrix.
+    """
+    known = dict(note.kinds)
+    found = {
+        str(i.base.label): "vector" if i.rank == 1 else "matrix"
+        for value in _sympy_values(step)
+        for i in value.atoms(sympy.Indexed)
+        if str(i.base.label) not in known
+    }
+    if not found:
+        return note
+    return Notation(tuple(sorted((known | found).items())), note.vectors)
+
+
+def _sympy_values(value: object) -> Iterator[sympy.Basic]:
+    if isinstance(value, sympy.Basic):
+        yield value
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _sympy_values(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _sympy_values(getattr(value, f.name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _prose_tex(text: str, note: Notation) -> Tex:
+    return Tex(justification_tex(text, note))  # parses each $name$: the same prose recurs
 
 
 def step_view(step: object, note: Notation) -> object:
@@ -182,6 +225,10 @@ def step_view(step: object, note: Notation) -> object:
         value = getattr(step, f.name)
         if (kind, f.name) in GRID_FIELDS and value is not None:
             values[f.name] = grid_view(value, note)
+        elif f.name in PROSE_FIELDS:
+            prose_note = _with_step_names(step, note)
+            values[f.name] = None if value is None else _prose_tex(str(value), prose_note)
+            values[f"plain_{f.name}"] = None if value is None else plain_prose(str(value))
         else:
             values[f.name] = inert(value, note)
     for known, name in BROKEN_FIELDS:
