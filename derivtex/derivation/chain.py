@@ -228,7 +228,8 @@ def direct_held(factors: list[Factor]) -> tuple[str, ...]:
 
 
 def _chain_words(d: Derivative, name: str, links: list[str], direct: bool) -> str:
-    through = " and ".join(f"${n}$" for n in links)
+    marked = [f"${n}$" for n in links]
+    through = marked[0] if len(marked) == 1 else ", ".join(marked[:-1]) + " and " + marked[-1]
     if len(links) == 1 and not direct:
         return (
             f"${name}$ depends on ${d.wrt}$ only through {through}: apply the chain rule to single "
