@@ -242,12 +242,15 @@ def write_handout(
     timeout: float = 120.0,
     overwrite: bool = True,
     warn: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> tuple[Path, ...]:
     """Render, write and compile one derivation's handout; returns the paths written.
 
     `overwrite=False` refuses to replace a .tex (or its PDF) that holds another handout: the
     same name for another derivation, e.g. dy-dx for both y = W x and y = x W.
     `warn` is called with each overfull box TeX reports ("overfull box, 12pt too wide ...").
+    `strict=True` makes an overfull box or a TeX warning an error (StrictError): the new PDF is
+    kept as name.failed.pdf to look at, and the last good name.pdf stays.
     """
     # Imported here: jinja and the TeX runner are for handouts; plan and check never load them.
     from derivtex.rendering.document import render, section
@@ -262,7 +265,7 @@ def write_handout(
     write_text_atomic(tex_path, tex)
     if tex_only:
         return (tex_path,)
-    result = compile_pdf(tex_path, timeout=timeout, png=png)
+    result = compile_pdf(tex_path, timeout=timeout, png=png, strict=strict)
     warn_overfull(result, warn)
     return (tex_path, result.pdf, *result.pngs)
 

@@ -431,3 +431,31 @@ def test_derive_reports_an_overfull_box_as_a_warning(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "dy-dx.pdf").exists()  # a warning: the PDF is still written
     clean = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "b")])
     assert clean.exit_code == 0 and "overfull" not in clean.stderr
+
+
+@needs_tex
+def test_derive_strict_fails_on_an_overfull_box_and_keeps_both_pdfs(tmp_path: Path) -> None:
+    """--strict: exit 1 with the box named; the new PDF is kept aside, the last good one stays."""
+    wide = tmp_path / "wide" / "steps"
+    wide.mkdir(parents=True)
+    (wide / "summary.tex.j2").write_text("\\noindent\\rule{3\\textwidth}{1pt}\\par\n")
+    out = tmp_path / "out"
+    args = ["derive", "y = W x", "--wrt", "x", "-s", "W=C x D", "-s", "x=D", "-o", str(out)]
+    good = CliRunner().invoke(main, [*args, "--strict"])
+    assert good.exit_code == 0, good.output
+    assert not (out / "dy-dx.failed.pdf").exists()
+    before = (out / "dy-dx.pdf").read_bytes()
+
+    too_wide = ["--templates", str(tmp_path / "wide"), "--force"]  # --force: other content
+    failed = CliRunner().invoke(main, [*args, "--strict", *too_wide])
+    assert failed.exit_code == 1, failed.output
+    assert "Traceback" not in failed.output
+    assert "dy-dx.pdf: 1 TeX problem (--strict)" in failed.stderr
+    assert "overfull box" in failed.stderr and "dy-dx.failed.pdf" in failed.stderr
+    assert (out / "dy-dx.pdf").read_bytes() == before  # the last good PDF
+    rejected = pdf_text(out / "dy-dx.failed.pdf")
+    assert rejected.startswith("The derivative of y by x")  # a whole handout, readable
+
+    again = CliRunner().invoke(main, [*args, "--strict", "--force"])  # fixed: it goes away
+    assert again.exit_code == 0, again.output
+    assert not (out / "dy-dx.failed.pdf").exists()

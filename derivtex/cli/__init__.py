@@ -92,6 +92,11 @@ def plan(as_json: bool, **given: Any) -> None:
     help="Seconds before the TeX run is stopped.",
 )
 @click.option("--force", is_flag=True, help="Replace files of another derivation of that name.")
+@click.option(
+    "--strict/--no-strict",
+    default=None,
+    help="Fail on an overfull box or TeX warning (the PDF is kept as NAME.failed.pdf).",
+)
 def derive(
     out_dir: Path | None,
     name: str | None,
@@ -103,6 +108,7 @@ def derive(
     templates: Path | None,
     timeout: float,
     force: bool,
+    strict: bool | None,
     **given: Any,  # TEXT and the options of derivation_options
 ) -> None:
     """Write the worked derivation as .tex and compile it to PDF (or slides, or a web page)."""
@@ -124,6 +130,7 @@ def derive(
         timeout=timeout,
         overwrite=force,
         warn=lambda message: click.echo(f"warning: {message}", err=True),
+        strict=pick(strict, config.strict, False),
     )
     for path in paths:
         click.echo(str(path))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -26,7 +24,6 @@ from derivtex.project.report import (
     Outcome,
     Problem,
     error_lines,
-    failed_pdf,
     failure_code,
     is_failure,
     overfull_problem,
@@ -52,7 +49,13 @@ from derivtex.project.stamps import (
 )
 from derivtex.project.texts import spec_texts
 from derivtex.project.workers import contained, parallel_map, workers
-from derivtex.tex.runner import INSTALL_COMMAND, MINOR, compile_pdf, tex_available
+from derivtex.tex.runner import (
+    INSTALL_COMMAND,
+    StrictError,
+    compile_pdf,
+    strict_warnings,
+    tex_available,
+)
 
 if TYPE_CHECKING:
     pass
@@ -339,20 +342,19 @@ def _write_output(task: Task, output: Output, tex: str) -> tuple[Problem, ...]:
         assets = finish_site(output.pdf)
         write_stamp(output, task.spec.path, (output.pdf, *assets))
         return ()
-    # A private folder beside the target: --strict can still reject the new PDF, and the final
-    # rename stays on one file system, so it is atomic.
-    with tempfile.TemporaryDirectory(dir=output.stamp.parent, prefix="tmp-") as work:
-        result = compile_pdf(output.tex, output=Path(work, output.pdf.name), timeout=task.timeout)
-        boxes = tuple(
-            overfull_problem(task.spec.path, output.pdf, box, task.strict)
-            for box in result.overfull
+    # --strict: a rejected PDF goes beside the target as name.failed.pdf; the last good one stays.
+    try:
+        result = compile_pdf(
+            output.tex, output=output.pdf, timeout=task.timeout, strict=task.strict
         )
-        warnings = [w for w in result.warnings if not w.startswith((MINOR, "Overfull"))]
-        if task.strict and (warnings or boxes):
-            os.replace(result.pdf, failed_pdf(output.pdf))  # to look at; the last good PDF stays
-            return boxes + tuple(warning_problem(task.spec.path, output.pdf, w) for w in warnings)
-        os.replace(result.pdf, output.pdf)
-        failed_pdf(output.pdf).unlink(missing_ok=True)
+    except StrictError as exc:
+        rejected = exc.result
+        return tuple(
+            overfull_problem(task.spec.path, output.pdf, box, True) for box in rejected.overfull
+        ) + tuple(warning_problem(task.spec.path, output.pdf, w) for w in strict_warnings(rejected))
+    boxes = tuple(
+        overfull_problem(task.spec.path, output.pdf, box, False) for box in result.overfull
+    )
     write_stamp(output, task.spec.path, (output.pdf, output.tex))
     return boxes
 

@@ -111,6 +111,7 @@ def write_formats(
     timeout: float = 120.0,
     overwrite: bool = True,
     warn: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> tuple[Path, ...]:
     """One derivation in each format (derivtex derive --format); returns the paths written.
 
@@ -133,13 +134,14 @@ def write_formats(
                 timeout=timeout,
                 overwrite=overwrite,
                 warn=warn,
+                strict=strict,
             )
             continue
         stem = default_name(d) if name is None else check_name(name)
         heading = title or default_title(d)
         text = _render_one(d, fmt, heading, vectors, templates)
         path = output_path(stem, out_dir, fmt)
-        written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite, warn)
+        written += _write_one(text, path, fmt, tex_only, png, timeout, overwrite, warn, strict)
     return tuple(written)
 
 
@@ -161,6 +163,7 @@ def _write_one(
     timeout: float,
     overwrite: bool,
     warn: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> tuple[Path, ...]:
     from derivtex.api import _check_unclaimed, warn_overfull
     from derivtex.tex.files import write_text_atomic
@@ -175,6 +178,6 @@ def _write_one(
         return (source,)
     if tex_only:
         return (source,)
-    result = compile_pdf(source, timeout=timeout, png=png)
+    result = compile_pdf(source, timeout=timeout, png=png, strict=strict)
     warn_overfull(result, warn)
     return (source, result.pdf, *result.pngs)

@@ -14,6 +14,7 @@ import click
 
 from derivtex.errors import DerivtexError, InputError, SpecError
 from derivtex.project.spec import DerivationSpec, Spec
+from derivtex.tex.files import failed_pdf
 
 if TYPE_CHECKING:
     from derivtex.tex.runner import Overfull
@@ -114,11 +115,6 @@ def overfull_problem(spec_path: Path, pdf: Path, box: Overfull, strict: bool) ->
         return Problem(str(spec_path), None, f"{pdf.name}: {box.text()}", level="warning")
     kept = failed_pdf(pdf).name
     return Problem(str(spec_path), None, f"{pdf.name}: {box.text()} (--strict; see {kept})")
-
-
-def failed_pdf(pdf: Path) -> Path:
-    """Where --strict leaves a PDF it rejects, for inspection: name.failed.pdf beside name.pdf."""
-    return pdf.with_name(pdf.stem + ".failed.pdf")
 
 
 def is_failure(problems: Iterable[Problem]) -> bool:

@@ -1,4 +1,4 @@
-"""Atomic file writes: readers see the old content or the new, never half of one."""
+"""Atomic file writes (readers see the old content or the new, never half of one) and names."""
 
 from __future__ import annotations
 
@@ -25,3 +25,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def failed_pdf(pdf: Path) -> Path:
+    """Where --strict leaves a PDF it rejects, for inspection: name.failed.pdf beside name.pdf."""
+    return pdf.with_name(pdf.stem + ".failed.pdf")

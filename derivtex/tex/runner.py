@@ -7,12 +7,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from derivtex.errors import DerivtexError, TexError, TexNotFoundError, TexTimeoutError
 from derivtex.tex import preamble
-from derivtex.tex.files import write_bytes_atomic
+from derivtex.tex.files import failed_pdf, write_bytes_atomic
 from derivtex.tex.log import (
     JOB,
     MINOR,
@@ -31,7 +31,9 @@ __all__ = [
     "CompileResult",
     "Overfull",
     "check_no_file_reads",
+    "StrictError",
     "compile_pdf",
+    "failed_pdf",
     "overfull_boxes",
     "sandbox_available",
     "tex_available",
@@ -76,6 +78,28 @@ class CompileResult:
     overfull: tuple[Overfull, ...] = ()  # the boxes that stick out, as read from the log
 
 
+class StrictError(TexError):
+    """--strict rejected a PDF for its overfull boxes or TeX warnings; it is kept for a look.
+
+    `result` is the rejected build (its pdf is `failed_pdf(dest)`); the last good PDF stays.
+    """
+
+    def __init__(self, result: CompileResult, dest: Path) -> None:
+        self.result, self.dest = result, dest
+        problems = [box.text() for box in result.overfull] + list(strict_warnings(result))
+        super().__init__(
+            f"{dest.name}: {len(problems)} TeX problem{'s' * (len(problems) != 1)} (--strict):\n"
+            + "\n".join(f"  {line}" for line in problems),
+            hint=f"the rejected PDF is {result.pdf} (the last good {dest.name} is kept);"
+            " drop --strict to accept it",
+        )
+
+
+def strict_warnings(result: CompileResult) -> tuple[str, ...]:
+    """The warnings --strict fails on besides overfull boxes (underfull ones are minor)."""
+    return tuple(w for w in result.warnings if not w.startswith((MINOR, "Overfull")))
+
+
 def tex_available(engine: str = "pdflatex") -> bool:
     """True when the tools engine needs are on PATH: pdflatex, and latexmk for "latexmk"."""
     return all(shutil.which(tool) for tool in _tools(engine))
@@ -94,13 +118,16 @@ def compile_pdf(
     timeout: float = 60.0,
     png: bool = False,
     engine: str = "pdflatex",
+    strict: bool = False,
 ) -> CompileResult:
     """Build tex_path into output (default: beside it, .pdf); on failure the old PDF stays.
 
     engine="pdflatex" (the default) runs pdflatex once, and again (at most 3 passes in all) only
     when the log asks for it; engine="latexmk" leaves the passes to latexmk. timeout bounds the
-    whole build. TeX runs in a bubblewrap sandbox when one works here; without one, .tex that
-    reads files by means openin_any=p does not police is refused (check_no_file_reads).
+    whole build. strict=True rejects a PDF with an overfull box or a TeX warning: it goes to
+    failed_pdf(output) instead, the old PDF stays, and StrictError says why. TeX runs in a
+    bubblewrap sandbox when one works here; without one, .tex that reads files by means
+    openin_any=p does not police is refused (check_no_file_reads).
     """
     tex = Path(tex_path)
     dest = Path(output) if output is not None else tex.with_suffix(".pdf")
@@ -117,10 +144,15 @@ def compile_pdf(
             log, passes = job.passes((found[0], *_LATEXMK_ARGS, f"{JOB}.tex"), source, rerun=False)
         else:
             log, passes = _pdflatex(job, found[0], source)
+        overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
+        result = CompileResult(dest, log_warnings(log), (), passes, overfull)
+        if strict and (overfull or strict_warnings(result)):
+            _install(job.work / f"{JOB}.pdf", failed_pdf(dest))
+            raise StrictError(replace(result, pdf=failed_pdf(dest)), dest)
         _install(job.work / f"{JOB}.pdf", dest)
+    failed_pdf(dest).unlink(missing_ok=True)  # superseded by a PDF that was accepted
     pngs = _render_pngs(dest, timeout) if png else ()
-    overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
-    return CompileResult(dest, log_warnings(log), pngs, passes, overfull)
+    return CompileResult(dest, result.warnings, pngs, passes, overfull)
 
 
 def _pdflatex(job: _Job, pdflatex: str, source: bytes) -> tuple[str, int]:
