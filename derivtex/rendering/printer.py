@@ -137,7 +137,7 @@ class DerivtexLatexPrinter(LatexPrinter):
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
         written = isinstance(expr, sympy.MatAdd) or P.is_unevaluated(expr)
         terms = self._as_ordered_terms(expr, order=order or ("none" if written else None))
-        if isinstance(expr, sympy.MatAdd):
+        if isinstance(expr, sympy.MatAdd) or not written:  # a written sum keeps its order
             terms = P.positive_first(terms)
         tex = ""
         for position, term in enumerate(terms):
