@@ -453,6 +453,23 @@ TEXTBOOK_FORMS = [
     Form("softmax", "y = softmax(z)", {"z": "C"}, "z",
          lambda v: np.exp(v["z"]) / np.sum(np.exp(v["z"])),
          DIAG + r"\left(\vec{y}\right) - \vec{y} \vec{y}^{\top}"),
+    # softmax written out: the user's name p = e^z / s put back, as the quotient rule gives it
+    Form("explicit softmax", "p = exp(z) / sum(exp(z))", {"z": "C"}, "z",
+         lambda v: np.exp(v["z"]) / np.sum(np.exp(v["z"])),
+         DIAG + r"\left(\vec{p}\right) - \vec{p} \vec{p}^{\top}"),
+    Form("explicit softmax of W x", "p = exp(W x) / sum(exp(W x))", {"W": "C x D", "x": "D"},
+         "x", lambda v: np.exp(v["W"] @ v["x"]) / np.sum(np.exp(v["W"] @ v["x"])),
+         r"\left(" + DIAG + r"\left(\vec{p}\right) - \vec{p} \vec{p}^{\top}\right) W"),
+    # the gradient of logsumexp is softmax, though the user named the logsumexp L
+    Form("logsumexp(z)", "L = logsumexp(z)", {"z": "C"}, "z",
+         lambda v: np.log(np.sum(np.exp(v["z"]))), r"\operatorname{softmax}\left(\vec{z}\right)"),
+    Form("logsumexp(W x)", "L = logsumexp(W x)", {"W": "C x D", "x": "D"}, "x",
+         lambda v: np.log(np.sum(np.exp(v["W"] @ v["x"]))),
+         r"W^{\top} \operatorname{softmax}\left(W \vec{x}\right)"),
+    # normalizing a vector: a scalar every term carries is taken out once
+    Form("x / norm(x)", "y = x / norm(x)", VEC, "x",
+         lambda v: v["x"] / np.linalg.norm(v["x"]),
+         r"\frac{1}{\left\|\vec{x}\right\|} \left(\mathbf{I} - \vec{y} \vec{y}^{\top}\right)"),
     # The Matrix Cookbook's printed forms (equation numbers of the 2012 edition); a scalar's
     # gradient is shaped like its variable, as the Cookbook writes it
     Form("(69) a^T x", "L = a^T x", {"a": "D", "x": "D"}, "x", lambda v: v["a"] @ v["x"],

@@ -158,3 +158,24 @@ def test_results_are_numbered_per_section_and_labelled(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "(1.1)" in text and "(2.1)" in text and "(5.1)" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes", "lines"),
+    [
+        # the local derivatives put in already read as the index form: one line, not the same twice
+        ("L = logsumexp(W x)", {"W": "C x D", "x": "D"}, 1),
+        # y = V m, m = W x: the sum of V_{i,k} W_{k,j} is the index form too
+        ("y = V W x", {"V": "C x M", "W": "M x D", "x": "D"}, 1),
+        # sigma'(z_i) W_{i,j} put in, then the index form with the delta summed away: two lines
+        ("y = sigmoid(W x)", {"W": "C x D", "x": "D"}, 2),
+    ],
+)
+def test_the_chain_rule_states_a_line_once(text: str, shapes: dict, lines: int) -> None:
+    import derivtex
+    from derivtex.rendering.document import render
+
+    tex = render(derivtex.derive(text, shapes=shapes, wrt="x"))
+    chain = tex[tex.index(r"\paragraph{Chain rule.}") :]
+    block = chain[chain.index("So\n\\begin{align*}") : chain.index(r"\tag{C1}")]
+    assert block.count("&=") == lines

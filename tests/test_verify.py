@@ -220,3 +220,31 @@ def test_rational_graphs_stay_exact_and_others_use_the_float_field() -> None:
             1,
         )
     point_only(root.derivative.problem(), exact_dims(root))
+
+
+def test_the_printed_form_is_checked_against_the_verified_one() -> None:
+    """The handout prints `result` (the tool's names put back, simplified again): a wrong
+    rewrite there fails verification, though the matrix form itself was right."""
+    from derivtex.calculus import derivative as DV
+    from derivtex.calculus.differences import printed_form_error
+    from derivtex.errors import VerificationError
+
+    shapes = {"W": "C x D", "x": "D", "b": "C"}
+    d = derivtex.derive("y = tanh(W x + b)", shapes=shapes, wrt="x", steps=False)
+    assert d.derivative.result != d.matrix  # the tool's z = W x + b is put back
+    values = {
+        "W": np.arange(6.0).reshape(2, 3) / 7,
+        "x": np.array([0.3, -0.2, 0.5]),
+        "b": np.array([0.1, -0.4]),
+    }
+    assert printed_form_error(d.graph, d.matrix, d.derivative.result, values, 1e-9) < 1e-12
+    with pytest.raises(VerificationError, match="printed result differs"):
+        printed_form_error(d.graph, d.matrix, 2 * d.derivative.result, values, 1e-5)
+    wrong = dataclasses.replace(d.derivative, matrix=d.matrix)
+    real = DV.substitute_auto
+    try:  # a simplifier that rewrites wrongly, caught by Derivative.verify itself
+        DV.substitute_auto = lambda expr, graph: 2 * real(expr, graph)  # type: ignore[assignment]
+        with pytest.raises(VerificationError, match="printed result differs"):
+            wrong.verify()
+    finally:
+        DV.substitute_auto = real

@@ -23,6 +23,26 @@ def common_coefficient(m: sympy.Basic) -> sympy.Basic | None:
     return sympy.MatMul(c, sympy.MatAdd(*(rest for _, rest in split)))
 
 
+def common_scalar(m: sympy.Basic) -> sympy.Basic | None:
+    """(1/n) I - (1/n) y y^T as (1/n) (I - y y^T): a scalar other than a number that every
+    term of a sum carries, to the same sign of power, taken out once at its lowest power."""
+    if not isinstance(m, sympy.MatAdd):
+        return None
+    split = [_factors(a) for a in m.args]
+    powers = [c.as_powers_dict() for c, _ in split]
+    common = sympy.Integer(1)
+    for base, exp in powers[0].items():
+        if base.is_Number or not exp.is_Integer:
+            continue
+        exps = [sympy.sympify(p.get(base, 0)) for p in powers]
+        if all(e.is_Integer and e * exp > 0 for e in exps):
+            common *= base ** (min(exps, key=abs))
+    if common == 1:
+        return None
+    terms = [mexpr.times(sympy.expand_power_base(c / common), mexpr.matmul(*f)) for c, f in split]
+    return sympy.MatMul(common, sympy.MatAdd(*terms))
+
+
 def _factors(m: sympy.Basic) -> tuple[sympy.Expr, list[sympy.Basic]]:
     """A term as its scalar coefficient and its matrix factors, in order."""
     if not isinstance(m, sympy.MatMul):

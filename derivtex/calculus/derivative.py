@@ -11,8 +11,11 @@ import sympy
 
 from derivtex.calculus import numeric as N
 from derivtex.calculus import symmetric as SYM
+from derivtex.calculus.differences import printed_form_error
 from derivtex.calculus.engine import IndexDerivative, differentiate
 from derivtex.calculus.matrixform import NoMatrixForm, Target, recover, substitute_auto, target
+from derivtex.calculus.quotients import name_quotients, name_softmax
+from derivtex.calculus.sampling import sample
 from derivtex.calculus.verify import (
     Problem,
     VerificationReport,
@@ -66,7 +69,8 @@ class Derivative:
         """The matrix/tensor form, with the tool's own names put back; else the index form."""
         if self.matrix is None:
             return self.index_result
-        return substitute_auto(self.matrix, self.graph)
+        form = substitute_auto(self.matrix, self.graph)
+        return name_softmax(name_quotients(form, self.graph), self.graph)
 
     @property
     def answer(self) -> sympy.Basic:
@@ -107,6 +111,11 @@ class Derivative:
                 SYM.check(
                     self.graph, self.wrt, self.symmetric, values, report.tolerance, self.layout
                 )
+        printed = self.result
+        if self.matrix is not None and printed != self.matrix:
+            rng = np.random.default_rng(seed + 1)
+            _, values, _ = sample(self.graph, symbolic_dims(self.graph), rng)
+            printed_form_error(self.graph, self.matrix, printed, values, report.tolerance)
         return report
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 import numpy as np
+import sympy
 
 from derivtex.calculus import numeric as N
 from derivtex.calculus.backends import FloatArray
@@ -103,3 +104,29 @@ def _unarrange(matrix: FloatArray, p: Problem, out_size: int, n_wrt: int) -> Flo
     if both and p.layout == "denominator":
         return matrix.reshape(n_wrt, out_size).T
     return matrix.reshape(out_size, n_wrt)
+
+
+def printed_form_error(
+    graph: ir.Graph, derived: sympy.Basic, printed: sympy.Basic, values: N.Values, tol: float
+) -> float:
+    """Largest difference between the checked matrix form and the form the handout prints
+    (the tool's names put back and simplified again) at `values`; raises past `tol`."""
+    arrays, dims = N.bind(graph, values)
+    env = N.eval_graph(graph, arrays)
+    with np.errstate(all="ignore"):
+        want = np.asarray(N.eval_matrix(derived, env, dims), dtype=float)
+        got = np.asarray(N.eval_matrix(printed, env, dims), dtype=float)
+    if want.size != got.size:
+        raise VerificationError(
+            f"the printed result has {got.size} entries where the derivative has {want.size}",
+            hint="this is a bug in derivtex's simplifier; please report the expression",
+        )
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    err = float(np.max(np.abs(got.reshape(want.shape) - want))) / scale if want.size else 0.0
+    if not err <= tol:  # nan included
+        raise VerificationError(
+            f"the printed result differs from the checked derivative by {err:.2e} "
+            f"(tolerance {tol:.0e})",
+            hint="this is a bug in derivtex's simplifier; please report the expression",
+        )
+    return err

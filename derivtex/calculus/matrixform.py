@@ -162,16 +162,22 @@ def _head(m: sympy.MatMul) -> sympy.Basic:
 def substitute_auto(expr: sympy.Basic, graph: ir.Graph) -> sympy.Basic:
     """Put back the values the tool named itself (z = W x + b), keeping the user's names; and
     a determinant's own value in its derivative (y = det(X): det(X) X^{-T}, as the Cookbook)."""
-    env: dict[str, sympy.Basic] = {}
-    for definition in graph.definitions:
-        own_det = definition.name == graph.output and isinstance(definition.op, ir.Det)
-        if definition.auto or own_det:
-            env[definition.name] = mexpr.of_op(definition.op, env)
+    env = auto_values(graph)
     mapping = {
         mexpr.symbol(name, graph.shape_of(name)): _fit(value, graph.shape_of(name))
         for name, value in env.items()
     }
     return simplify(expr.xreplace(mapping)) if mapping else expr
+
+
+def auto_values(graph: ir.Graph) -> dict[str, sympy.Basic]:
+    """The matrix forms of the values the tool named itself (and of a determinant output)."""
+    env: dict[str, sympy.Basic] = {}
+    for definition in graph.definitions:
+        own_det = definition.name == graph.output and isinstance(definition.op, ir.Det)
+        if definition.auto or own_det:
+            env[definition.name] = mexpr.of_op(definition.op, env)
+    return env
 
 
 def _fit(value: sympy.Basic, shape: Shape) -> sympy.Basic:

@@ -13,6 +13,7 @@ from derivtex.calculus.collect import (
     collect_left,
     collect_right,
     common_coefficient,
+    common_scalar,
     flat_product,
     hadamard_collect,
     like_terms,
@@ -199,6 +200,7 @@ RULES: tuple[Rule, ...] = (
     like_terms,
     hadamard_collect,
     common_coefficient,
+    common_scalar,
     collect_right,
     collect_left,
 )

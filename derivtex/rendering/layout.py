@@ -152,6 +152,8 @@ def _chain_rule(values: Mapping[str, Any]) -> dict[str, Any]:
     component_lhs, rule_lhs = str(values["component_lhs"]), str(values["rule_lhs"])
     result = values["result"]
     return {
+        # the local derivatives put in may already read as the index result: one line then
+        "substituted_same": str(values["substituted"]) == str(values["result_index"]),
         "substituted_lines": lines_beside(str(values["substituted"]), component_lhs),
         "result_index_lines": lines_beside(
             str(values["result_index"]), component_lhs, ALIGN_WIDTH - TAG
@@ -165,7 +167,10 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], Callable[[Mapping[str, Any]], dict[str
     "generalization": (("stacked", "example_rhs_lines", "rhs_lines"), _generalization),
     "sum_expansion": (("breaks",), _sum_expansion),
     "term_partial": (("breaks", "result_lines"), _term_partial),
-    "chain_rule": (("substituted_lines", "result_index_lines", "result_lines"), _chain_rule),
+    "chain_rule": (
+        ("substituted_same", "substituted_lines", "result_index_lines", "result_lines"),
+        _chain_rule,
+    ),
 }
 
 
