@@ -115,12 +115,26 @@ def test_the_steps_prose_sets_names_as_the_equations_do() -> None:
     assert "one of x," not in tex and "through m:" not in tex
 
 
-def test_the_html_page_shows_the_steps_prose_without_math_marks() -> None:
+def test_the_html_page_sets_the_steps_names_as_katex_math() -> None:
     from derivtex.rendering.html import render_html
 
     d = derivtex.derive("y = W1 x", "W1", {"W1": "C x D", "x": "D"})
     page = render_html(d)
-    assert "Pick one component of y and one of W1," in page
+    span = '<span class="dtx-tex dtx-inline">'
+    assert (
+        f"Pick one component of {span}\\vec{{y}}</span> and one of {span}W^{{(1)}}</span>," in page
+    )
+    assert "one of W1" not in page
     body = page.split("<body", 1)[1].split("<script", 1)[0]
     assert "$" not in body  # the report's sizes are KaTeX spans too
     assert 'finite differences at <span class="dtx-tex dtx-inline">' in body
+
+
+def test_a_notebook_sets_the_steps_names_as_math_and_escapes_the_rest() -> None:
+    from derivtex.rendering.notebook import markdown
+
+    d = derivtex.derive("y = V W1 x", "x", {"V": "C x M", "W1": "M x D", "x": "D"})
+    text = markdown(d)
+    assert r"Pick one component of $\vec{y}$ and one of $\vec{x}$," in text
+    assert r"$\vec{y}$ depends on $\vec{x}$ only through $\vec{m}$" in text
+    assert "one of x," not in text

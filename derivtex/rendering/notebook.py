@@ -43,6 +43,15 @@ def escape_markdown(value: object) -> str:
     return _MARKUP.sub(r"\\\1", _WHITESPACE.sub(" ", str(value)))
 
 
+def inline_math(value: object) -> NoEscape:
+    """Prose with $...$ parts printed by the printer: the math kept for Jupyter to typeset,
+    the rest escaped."""
+    parts = re.split(r"(?<!\\)\$", str(value))
+    return NoEscape(
+        "".join(f"${part}$" if n % 2 else escape_markdown(part) for n, part in enumerate(parts))
+    )
+
+
 def _finalize(value: object) -> str:
     """Printed math (NoEscape) as it is; any other value escaped; never a sympy object."""
     if isinstance(value, NoEscape):
@@ -63,7 +72,7 @@ def _environment() -> LatexEnvironment:
         finalize=_finalize,
         **LATEX_SYNTAX,
     )
-    env.filters.update(name=name_filter, tex=tex_filter)
+    env.filters.update(name=name_filter, tex=tex_filter, inline_math=inline_math)
     return restrict(env)
 
 

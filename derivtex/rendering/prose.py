@@ -88,3 +88,15 @@ def justification_tex(text: str, note: Notation, shapes: Mapping[str, Shape] | N
 def plain_prose(text: str) -> str:
     """Step prose without its math marks ($W1$ -> W1), for plain-text and HTML output."""
     return re.sub(r"(?<!\\)\$", "", text).replace("\\$", "$")
+
+
+def math_prose(text: str, note: Notation) -> str:
+    """Step prose for HTML and notebooks: each $name$ printed as the equations print it
+    ($W1$ -> $W^{(1)}$), the plain parts left as written for the format to escape."""
+    parts = re.split(r"(?<!\\)\$", text)
+    if len(parts) % 2 == 0:
+        return plain_prose(text)
+    return "".join(
+        "$" + _math(part, {}, note, "justification") + "$" if n % 2 else part
+        for n, part in enumerate(parts)
+    )

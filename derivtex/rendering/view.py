@@ -22,7 +22,7 @@ from derivtex.calculus.verify import VerificationReport
 from derivtex.rendering.layout import layout_fields, layout_values
 from derivtex.rendering.linebreak import break_lines, width_pt
 from derivtex.rendering.printer import Notation, to_latex
-from derivtex.rendering.prose import justification_tex, plain_prose
+from derivtex.rendering.prose import justification_tex, math_prose, plain_prose
 
 Tex: TypeAlias = NoEscape  # trusted LaTeX: code printed it, so templates print it unescaped
 
@@ -168,7 +168,8 @@ def inert(value: object, note: Notation) -> object:
 
 
 # Step prose whose names the builders mark as math ($W1$): set as the equations print them in
-# LaTeX (and notebooks); plain_<field> holds the text without the marks, for the HTML page.
+# LaTeX; math_<field> holds the text with its math printed and the rest raw, for the HTML page
+# and notebooks; plain_<field> the text without the marks.
 PROSE_FIELDS = ("justification", "arrangement")
 
 
@@ -177,6 +178,7 @@ def _view_class(step_class: type) -> type:
     fields = [("kind", str)] + [(f.name, Any) for f in dataclasses.fields(step_class)]
     names = {f.name for f in dataclasses.fields(step_class)}
     fields += [(f"plain_{name}", Any) for name in PROSE_FIELDS if name in names]
+    fields += [(f"math_{name}", Any) for name in PROSE_FIELDS if name in names]
     kind = str(step_class.kind)  # type: ignore[attr-defined]
     fields += [(f"{name}_lines", Any) for known, name in BROKEN_FIELDS if known == kind]
     fields += [(name, Any) for name in layout_fields(kind)]
@@ -217,6 +219,11 @@ def _prose_tex(text: str, note: Notation) -> Tex:
     return Tex(justification_tex(text, note))  # parses each $name$: the same prose recurs
 
 
+@functools.lru_cache(maxsize=1024)
+def _math_prose(text: str, note: Notation) -> str:
+    return math_prose(text, note)
+
+
 def step_view(step: object, note: Notation) -> object:
     """A step as a template sees it: the same field names, every value inert."""
     kind = str(type(step).kind)  # type: ignore[attr-defined]
@@ -229,6 +236,9 @@ def step_view(step: object, note: Notation) -> object:
             prose_note = _with_step_names(step, note)
             values[f.name] = None if value is None else _prose_tex(str(value), prose_note)
             values[f"plain_{f.name}"] = None if value is None else plain_prose(str(value))
+            values[f"math_{f.name}"] = (
+                None if value is None else _math_prose(str(value), prose_note)
+            )
         else:
             values[f.name] = inert(value, note)
     for known, name in BROKEN_FIELDS:
