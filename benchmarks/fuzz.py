@@ -90,6 +90,7 @@ def main() -> None:
     tried, failures, slowest = 0, [], (0.0, "")
     outcomes: dict[str, int] = {}
     residual: list[tuple[str, str]] = []
+    wrong: list[tuple[str, str]] = []
     stop = time.monotonic() + args.seconds
     while time.monotonic() < stop:
         kind = rng.randrange(4)
@@ -111,12 +112,16 @@ def main() -> None:
             outcomes[name] = outcomes.get(name, 0) + 1
             if "cannot derive this expression yet" in str(exc):  # the last-resort wrapper
                 residual.append((str(exc).splitlines()[0][:200], shown[:300]))
+            if isinstance(exc, derivtex.VerificationError):  # a wrong result caught: a bug
+                wrong.append((str(exc).splitlines()[0][:200], shown[:300]))
         except Exception as exc:  # noqa: BLE001 - what the fuzzer looks for
             failures.append((f"{type(exc).__name__}: {exc}"[:200], shown[:300]))
         took = time.monotonic() - start
         slowest = max(slowest, (took, shown[:300]))
         tried += 1
     print(f"inputs tried: {tried} in {args.seconds:g} s")
+    for message, shown in wrong[:5]:
+        print(f"caught by verification: {message}\n    {shown}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"non-DerivtexError exceptions: {len(failures)}")
     for error, shown in failures[:20]:
