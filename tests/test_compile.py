@@ -607,3 +607,24 @@ def test_the_format_cache_keeps_the_most_recently_used(tmp_path: Path) -> None:
     assert "02.fmt" not in kept
     assert preamble.fetch(folder / "new.fmt", tmp_path)
     assert (tmp_path / f"{preamble.NAME}.fmt").read_bytes() == b"format"
+
+
+def test_labels_that_nothing_cites_take_one_pass(tmp_path: Path) -> None:
+    """'Label(s) may have changed' alone, with no \\ref in the text (one in a comment does not
+    count), asks for a pass that would print the same pages: derive's labelled equations."""
+    body = r"\begin{equation}\label{eq:one} x = 1 \end{equation} % cited by \eqref{eq:one}"
+    result = compile_pdf(write_tex(tmp_path, "labels.tex", r"\section{First}\label{s}", body))
+    assert result.passes == 1
+    assert "(1)" in pdf_text(result.pdf)
+
+
+def test_a_handout_from_derive_takes_one_pass(tmp_path: Path) -> None:
+    import derivtex
+    from derivtex.rendering.document import render
+
+    d = derivtex.derive("m = W x; y = V m", "x", {"W": "M x D", "x": "D", "V": "C x M"})
+    tex = tmp_path / "chain.tex"
+    tex.write_text(render(d))
+    result = compile_pdf(tex)
+    assert result.passes == 1
+    assert "(C1)" in pdf_text(result.pdf)

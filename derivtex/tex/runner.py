@@ -49,6 +49,13 @@ _ENGINES = ("pdflatex", "latexmk")
 _MAX_PASSES = 3
 # Log lines that mean the next pdflatex pass would typeset differently (references, labels).
 _PAGE_PNG = r"-(\d+)\.png"
+# What typesets from the .aux of the pass before: without it, "Label(s) may have changed" alone
+# asks for a pass that would print the same pages (derive's equations are labelled, few cited).
+_READS_AUX = re.compile(
+    rb"\\(?:eq|page|auto|name|c|C)?ref\b|\\tableofcontents|\\listof|\\cite|\\lastpage"
+)
+_COMMENT = re.compile(rb"(?<!\\)%[^\n]*")
+_ASKS = re.compile(r"Rerun to get (?!cross-references right)|There were undefined references")
 _RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|There were undefined references")
 _LATEXMK_ARGS = (
     "-norc",  # Debian's /etc/LatexMk sets $pdf_mode = 4 (lualatex); a user's rc could do anything
@@ -145,7 +152,10 @@ def compile_pdf(
         else:
             log, passes = _pdflatex(job, found[0], source)
         overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
-        result = CompileResult(dest, log_warnings(log), (), passes, overfull)
+        warnings = log_warnings(log)
+        if not _reads_aux(source):  # labels nothing cites: their moving changes no page
+            warnings = tuple(w for w in warnings if "Label(s) may have changed" not in w)
+        result = CompileResult(dest, warnings, (), passes, overfull)
         if strict and (overfull or strict_warnings(result)):
             _install(job.work / f"{JOB}.pdf", failed_pdf(dest))
             raise StrictError(replace(result, pdf=failed_pdf(dest)), dest)
@@ -234,11 +244,11 @@ class _Job:
             if status != 0 or not (self.work / f"{JOB}.pdf").is_file():
                 raise build_error(self.name, source, log or out)
             previous, aux = aux, _read_bytes(self.work / f"{JOB}.aux")
-            if not rerun or not _wants_rerun(log, aux, previous, passes):
+            if not rerun or not _wants_rerun(log, aux, previous, passes, source):
                 return log, passes
 
 
-def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int) -> bool:
+def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int, source: bytes) -> bool:
     """Another pdflatex pass: the log asks for one, the .aux moved since the last, and passes < 3.
 
     An undefined \\ref stays undefined however often TeX runs; when the .aux did not change,
@@ -246,7 +256,14 @@ def _wants_rerun(log: str, aux: bytes, previous: bytes, passes: int) -> bool:
     """
     if passes >= _MAX_PASSES or not _RERUN.search(log):
         return False
+    if not _reads_aux(source) and not _ASKS.search(log):
+        return False  # labels were written, but nothing reads them back: the same pages again
     return passes == 1 or aux != previous
+
+
+def _reads_aux(source: bytes) -> bool:
+    """Whether the document typesets anything from the .aux (comments aside)."""
+    return _READS_AUX.search(_COMMENT.sub(b"", source)) is not None
 
 
 def _read_bytes(path: Path) -> bytes:
