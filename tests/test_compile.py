@@ -511,7 +511,8 @@ def packaged(folder: Path, name: str, *body: str) -> Path:
 
 def formats(cache: Path) -> list[str]:
     folder = cache / "tex-formats"
-    return sorted(p.suffix for p in folder.iterdir()) if folder.is_dir() else []
+    found = folder.iterdir() if folder.is_dir() else ()
+    return sorted(p.suffix for p in found if p.name != preamble.LAST)
 
 
 @pytest.fixture

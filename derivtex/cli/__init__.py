@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from derivtex.cli.options import (
     spec_options,
     spec_paths,
 )
+from derivtex.tex.prestart import early
 
 
 class _Main(click.Group):
@@ -114,24 +116,25 @@ def derive(
     """Write the worked derivation as .tex and compile it to PDF (or slides, or a web page)."""
     from derivtex.project.formats import DEFAULT_FORMATS, write_formats
 
-    config = project()
-    d = derive_given(**given)
-    paths = call(
-        write_formats,
-        d,
-        pick(out_dir, config.output, DEFAULT_OUTPUT),
-        pick(formats, config.defaults.formats, DEFAULT_FORMATS),
-        name=name,
-        title=title,
-        tex_only=tex_only,
-        png=png,
-        vectors=vectors,
-        templates=pick(templates, config.defaults.templates, None),
-        timeout=timeout,
-        overwrite=force,
-        warn=lambda message: click.echo(f"warning: {message}", err=True),
-        strict=pick(strict, config.strict, False),
-    )
+    with early(enabled=not tex_only):  # TeX loads its format while sympy imports
+        config = project()
+        d = derive_given(**given)
+        paths = call(
+            write_formats,
+            d,
+            pick(out_dir, config.output, DEFAULT_OUTPUT),
+            pick(formats, config.defaults.formats, DEFAULT_FORMATS),
+            name=name,
+            title=title,
+            tex_only=tex_only,
+            png=png,
+            vectors=vectors,
+            templates=pick(templates, config.defaults.templates, None),
+            timeout=timeout,
+            overwrite=force,
+            warn=lambda message: click.echo(f"warning: {message}", err=True),
+            strict=pick(strict, config.strict, False),
+        )
     for path in paths:
         click.echo(str(path))
 
@@ -160,17 +163,18 @@ def build(
     """
     from derivtex.project.build import build_specs
 
-    config = project()
-    code = call(
-        build_specs,
-        spec_paths(paths, config),
-        pick(out_dir, config.output, DEFAULT_OUTPUT),
-        jobs=pick(jobs, config.jobs, None),
-        force=force,
-        tex_only=tex_only,
-        formats=formats,
-        **build_settings(config, mode, strict, timeout),
-    )
+    with early(enabled=not tex_only):  # TeX loads its format while sympy imports
+        config = project()
+        code = call(
+            build_specs,
+            spec_paths(paths, config),
+            pick(out_dir, config.output, DEFAULT_OUTPUT),
+            jobs=pick(jobs, config.jobs, None),
+            force=force,
+            tex_only=tex_only,
+            formats=formats,
+            **build_settings(config, mode, strict, timeout),
+        )
     sys.exit(code)
 
 
@@ -269,6 +273,9 @@ def entry() -> None:
     (tearing down sympy's objects costs about a fifth of a second; see exit_now)."""
     from derivtex.tex.process import exit_now
 
+    # numpy's OpenBLAS starts a thread per core at import: about 50 ms of CPU that a derivation's
+    # few small matrices never use. A value the user set stays.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         main()
         code: int | str | None = 0

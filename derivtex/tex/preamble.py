@@ -24,6 +24,7 @@ from derivtex.tex.files import write_bytes_atomic
 CACHE_ENV = "DERIVTEX_CACHE_DIR"  # the same folder as the template cache; "" turns both off
 SWITCH_ENV = "DERIVTEX_TEX_FORMAT"  # "0" turns the format off
 NAME = "dtxfmt"
+LAST = "last"  # the key of the format used last, for a TeX started before its document exists
 KEEP = 8  # formats kept in the cache
 _PACKAGE = re.compile(rb"\\(documentclass|usepackage|RequirePackage)\b")
 _KEEP = re.compile(rb"\\(ifdefined)?\\pdf")  # PDF settings stay in the body too: \pdftrailerid{}
@@ -84,6 +85,11 @@ def enabled() -> bool:
 
 def cached(key: str) -> Path | None:
     """The cache file for key (it may not exist yet), or None where no private cache folder is."""
+    folder = _folder()
+    return None if folder is None else folder / f"{key}.fmt"
+
+
+def _folder() -> Path | None:
     root = _cache_root()
     if root is None:
         return None
@@ -92,7 +98,7 @@ def cached(key: str) -> Path | None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return None
-    return folder / f"{key}.fmt" if _private(folder) else None
+    return folder if _private(folder) else None
 
 
 def store(built: Path, dest: Path) -> None:
@@ -134,6 +140,31 @@ def fetch(cache: Path, work: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def remember(cache: Path) -> None:
+    """Note cache as the format used last (tex/prestart.py starts TeX on it next time)."""
+    record = cache.with_name(LAST)
+    with contextlib.suppress(OSError):
+        if _read(record) != cache.stem:
+            write_bytes_atomic(record, cache.stem.encode())
+
+
+def last() -> Path | None:
+    """The cached format used last, if there is one (it may be stale: compare keys before use)."""
+    folder = _folder()
+    if folder is None:
+        return None
+    key = _read(folder / LAST)
+    found = folder / f"{key}.fmt"
+    return found if re.fullmatch("[0-9a-f]{32}", key) and found.is_file() else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def ini_source(head: bytes) -> bytes:

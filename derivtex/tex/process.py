@@ -75,8 +75,19 @@ def run(
     the child gets SIGKILL from the kernel (PR_SET_PDEATHSIG; bwrap's --die-with-parent when
     sandboxed, which then takes its whole PID namespace with it).
     """
-    started = time.monotonic()
-    proc = subprocess.Popen(
+    proc = spawn(command, cwd=cwd, env=env, die_with_parent=die_with_parent)
+    return finish(proc, timeout=timeout, what=what, raw_timeout=raw_timeout)
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    die_with_parent: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start command as run does (its own group, dying with derivtex); finish() waits for it."""
+    return subprocess.Popen(
         command,
         cwd=cwd,
         env=tex_env() if env is None else env,
@@ -86,17 +97,24 @@ def run(
         start_new_session=True,  # latexmk's pdflatex child (and bwrap's) must die with it
         preexec_fn=_die_with_parent() if die_with_parent else None,  # noqa: PLW1509
     )
+
+
+def finish(
+    proc: subprocess.Popen[bytes], *, timeout: float, what: str, raw_timeout: bool = False
+) -> tuple[int, str]:
+    """(status, output) of a spawned process; its group is killed if it outlives timeout."""
+    started = time.monotonic()
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException as exc:  # also Ctrl-C: the new session does not get the terminal's SIGINT
-        _kill_group(proc)
+        kill_group(proc)
         if isinstance(exc, subprocess.TimeoutExpired) and not raw_timeout:
             raise timeout_error(what, time.monotonic() - started, timeout) from None
         raise
     return proc.returncode, out.decode("utf-8", "replace")
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):  # the group is already gone
         os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()  # reap it and close the pipe

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from derivtex.errors import DerivtexError, TexError, TexNotFoundError, TexTimeoutError
-from derivtex.tex import preamble
+from derivtex.tex import preamble, prestart
 from derivtex.tex.files import failed_pdf, write_bytes_atomic
 from derivtex.tex.log import (
     JOB,
@@ -66,12 +66,7 @@ _LATEXMK_ARGS = (
     "-no-shell-escape",
 )
 # One direct pdflatex pass: the same switches latexmk passes on, without its rc files or rules.
-_PDFLATEX_ARGS = (
-    "-interaction=nonstopmode",
-    "-halt-on-error",
-    "-no-shell-escape",
-    "-file-line-error",
-)
+_PDFLATEX_ARGS = prestart.ARGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +139,16 @@ def compile_pdf(
     boxed = sandbox_available()
     if not boxed:
         check_no_file_reads(source.decode("utf-8", "replace"), name=tex.name)
-    with terminate_raises(), tempfile.TemporaryDirectory(prefix="derivtex-tex-") as tmp:
-        job = _Job(tex.name, Path(tmp).resolve(), boxed, timeout)
+    cut = preamble.split(source) if engine == "pdflatex" and preamble.enabled() else None
+    key = cut.key(found[0], tex_env()["SOURCE_DATE_EPOCH"]) if cut is not None else None
+    waiting = prestart.claim(key, found[0], boxed)  # a TeX started early on key's format
+    with terminate_raises(), prestart.folder(waiting) as work:
+        job = _Job(tex.name, work, boxed, timeout)
         if engine == "latexmk":
             (job.work / f"{JOB}.tex").write_bytes(source)
             log, passes = job.passes((found[0], *_LATEXMK_ARGS, f"{JOB}.tex"), source, rerun=False)
         else:
-            log, passes = _pdflatex(job, found[0], source)
+            log, passes = _pdflatex(job, found[0], source, cut, key, waiting)
         overfull = overfull_boxes(log, source.decode("utf-8", "replace"))
         warnings = log_warnings(log)
         if not _reads_aux(source):  # labels nothing cites: their moving changes no page
@@ -165,17 +163,25 @@ def compile_pdf(
     return CompileResult(dest, result.warnings, pngs, passes, overfull)
 
 
-def _pdflatex(job: _Job, pdflatex: str, source: bytes) -> tuple[str, int]:
+def _pdflatex(
+    job: _Job,
+    pdflatex: str,
+    source: bytes,
+    cut: preamble.Split | None,
+    key: str | None,
+    waiting: prestart.Waiting | None,
+) -> tuple[str, int]:
     """pdflatex passes on source, from the cached preamble format where one can be had.
 
-    A build that fails on the format runs again without it, so errors read as they always do.
+    The first pass is the waiting TeX's, when compile_pdf claimed one (it has cut's format). A
+    build that fails on the format runs again without it, so errors read as they always do.
     """
     command = (pdflatex, *_PDFLATEX_ARGS, "-output-directory=.")
-    cut = preamble.split(source) if preamble.enabled() else None
-    if cut is not None and _format(job, pdflatex, cut):
+    if cut is not None and key is not None and (waiting or _format(job, pdflatex, cut, key)):
         (job.work / f"{JOB}.tex").write_bytes(cut.body)
         try:
-            return job.passes((*command, f"-fmt={preamble.NAME}", f"{JOB}.tex"), source)
+            fmt = (*command, f"-fmt={preamble.NAME}", f"{JOB}.tex")
+            return job.passes(fmt, source, first=waiting)
         except TexTimeoutError:
             raise
         except TexError:
@@ -185,12 +191,13 @@ def _pdflatex(job: _Job, pdflatex: str, source: bytes) -> tuple[str, int]:
     return job.passes((*command, f"{JOB}.tex"), source)
 
 
-def _format(job: _Job, pdflatex: str, cut: preamble.Split) -> bool:
+def _format(job: _Job, pdflatex: str, cut: preamble.Split, key: str) -> bool:
     """NAME.fmt in the job's folder, from the cache or dumped now (and cached); False if neither."""
-    cache = preamble.cached(cut.key(pdflatex, tex_env()["SOURCE_DATE_EPOCH"]))
+    cache = preamble.cached(key)
     if cache is None or preamble.failed(cache):
         return False
     if preamble.fetch(cache, job.work):
+        preamble.remember(cache)
         return True
     (job.work / f"{preamble.NAME}.tex").write_bytes(preamble.ini_source(cut.head))
     ini = (pdflatex, "-ini", f"-jobname={preamble.NAME}", *_PDFLATEX_ARGS[:3], "&pdflatex")
@@ -199,6 +206,7 @@ def _format(job: _Job, pdflatex: str, cut: preamble.Split) -> bool:
     if status != 0 or not built.is_file():
         return preamble.failed(cache, mark=True) and False
     preamble.store(built, cache)
+    preamble.remember(cache)
     return True
 
 
@@ -209,8 +217,11 @@ class _Job:
         self.name, self.work, self.boxed, self.timeout = name, work, boxed, timeout
         self.started = time.monotonic()
 
-    def run(self, command: tuple[str, ...]) -> tuple[int, str]:
-        """(status, output) of command; TexTimeoutError once the whole build's time is up."""
+    def run(
+        self, command: tuple[str, ...], waiting: prestart.Waiting | None = None
+    ) -> tuple[int, str]:
+        """(status, output) of command (the waiting TeX's pass where one is given and still
+        there); TexTimeoutError once the whole build's time is up."""
         env = tex_env()
         if self.boxed:
             command, env = sandboxed(command, env, self.work)
@@ -219,6 +230,9 @@ class _Job:
         try:
             if remaining <= 0:
                 raise subprocess.TimeoutExpired(command, self.timeout)
+            done = waiting.go(remaining, what) if waiting is not None else None
+            if done is not None:
+                return done
             return run(
                 command,
                 cwd=self.work,
@@ -233,13 +247,19 @@ class _Job:
             raise timeout_error(what, elapsed, self.timeout) from None
 
     def passes(
-        self, command: tuple[str, ...], source: bytes, *, rerun: bool = True
+        self,
+        command: tuple[str, ...],
+        source: bytes,
+        *,
+        rerun: bool = True,
+        first: prestart.Waiting | None = None,
     ) -> tuple[str, int]:
-        """(log, passes): command once, and again while the log asks for it (when rerun)."""
+        """(log, passes): command once, and again while the log asks for it (when rerun); the
+        first pass is the waiting TeX's where one is given."""
         passes, aux = 0, b""
         while True:
             passes += 1
-            status, out = self.run(command)
+            status, out = self.run(command, first if passes == 1 else None)
             log = read_text(self.work / f"{JOB}.log")
             if status != 0 or not (self.work / f"{JOB}.pdf").is_file():
                 raise build_error(self.name, source, log or out)
