@@ -177,3 +177,28 @@ def test_the_command_line_uses_it_and_the_pdf_is_unchanged(tmp_path: Path, cache
     out = tmp_path / "out"
     assert (out / "a.pdf").read_bytes() == (out / "b.pdf").read_bytes()
     assert list(temp.iterdir()) == []  # no job folder, pipe or TeX left behind
+
+
+def test_sigterm_while_tex_waits_leaves_nothing(tmp_path: Path, cache: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    script = (
+        "import sys, time\n"
+        "from derivtex.tex import prestart\n"
+        "with prestart.early():\n"
+        "    print(prestart._pending[0].proc.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen((sys.executable, "-c", script), env=env, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        tex = int(proc.stdout.readline())
+        proc.terminate()
+        assert proc.wait(timeout=20) == 128 + 15
+        assert list(temp.iterdir()) == []  # the job folder went
+        with pytest.raises(ProcessLookupError):
+            os.kill(tex, 0)  # and TeX with it (reaped by its parent's exit)
+    finally:
+        proc.kill()
+        proc.communicate()  # reaps it and closes its stdout

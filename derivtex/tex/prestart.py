@@ -36,7 +36,7 @@ from pathlib import Path
 from derivtex.errors import DerivtexError
 from derivtex.tex import preamble
 from derivtex.tex.log import JOB
-from derivtex.tex.process import finish, kill_group, spawn
+from derivtex.tex.process import finish, kill_group, spawn, terminate_raises
 from derivtex.tex.sandbox import sandbox_available, sandboxed, tex_env
 
 PIPE = "dtxgo.tex"
@@ -103,13 +103,17 @@ class Waiting:
 
 @contextlib.contextmanager
 def early(enabled: bool = True) -> Iterator[None]:
-    """Within this block compile_pdf can claim a TeX started here, ahead of its document."""
+    """Within this block compile_pdf can claim a TeX started here, ahead of its document.
+
+    SIGTERM unwinds the block like Ctrl-C, so the waiting TeX and its folder go too.
+    """
     waiting = _start() if enabled else None
     with _LOCK:
         if waiting is not None:
             _pending.append(waiting)
     try:
-        yield
+        with terminate_raises():
+            yield
     finally:
         if waiting is not None:
             with _LOCK:
