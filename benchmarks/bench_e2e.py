@@ -67,7 +67,9 @@ class Runner:
 
     def derivtex(self, *args: str | Path, **env: str) -> None:
         command = (sys.executable, "-m", "derivtex", *map(str, args))
-        subprocess.run(command, env={**self.env, **env}, check=True, capture_output=True)
+        done = subprocess.run(command, env={**self.env, **env}, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(command)}: exit {done.returncode}\n{done.stdout}{done.stderr}")
 
     def pdflatex(self, *tex_files: Path) -> None:
         """One pass per file, each in a fresh folder, one after another."""
