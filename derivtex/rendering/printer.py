@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, cast
 
 import sympy
@@ -39,8 +40,14 @@ __all__ = ["DerivtexLatexPrinter", "Notation", "name_latex", "notation", "to_lat
 _ENTRY_LIKE = (sympy.Indexed, sympy.Symbol, sympy.MatrixSymbol)
 
 
+@functools.lru_cache(maxsize=4096)
 def to_latex(expr: sympy.Basic, notation: Notation) -> str:
-    """The LaTeX (math mode, no delimiters) of one of derivtex's sympy objects."""
+    """The LaTeX (math mode, no delimiters) of one of derivtex's sympy objects.
+
+    Cached: a document prints the same entries, sums and names many times over, and sympy
+    objects compare structurally (type, arguments in order, assumptions), so equal objects print
+    alike.
+    """
     return cast(str, DerivtexLatexPrinter(notation).doprint(expr))
 
 

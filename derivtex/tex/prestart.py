@@ -30,7 +30,6 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from derivtex.errors import DerivtexError
@@ -45,29 +44,40 @@ PREFIX = "derivtex-tex-"
 # TeX's to read before the format loads).
 ARGS = ("-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-file-line-error")
 _POLL = 0.001  # seconds between looks at whether TeX has read its line
+_QUIT = b"\\csname @@end\\endcsname\n"  # TeX's own \end: the job ends, writing nothing
+_QUIT_WAIT = 10.0  # seconds a TeX told to end may take (it may still be loading its format)
 _LOCK = threading.Lock()
 _pending: list[Waiting] = []
 
 
-@dataclass(frozen=True, slots=True)
 class Waiting:
-    """A pdflatex that has loaded (or is loading) a format and waits for its line on a pipe."""
+    """A pdflatex that has loaded (or is loading) a format and waits for its line on a pipe.
 
-    key: str  # the format's key (preamble.Split.key)
-    pdflatex: str
-    boxed: bool
-    work: Path  # the job folder: the format, the pipe, and soon document.tex
-    pipe: int  # our read-write end of the pipe
-    proc: subprocess.Popen[bytes]
-    owner: int  # the process that started it, the only one that can wait for it
+    Not a value but a handle on a process and a pipe, so a plain class: go() sends the line
+    once, cancel() ends the process, and both let go of the pipe exactly once.
+    """
+
+    __slots__ = ("boxed", "key", "owner", "pdflatex", "proc", "ran", "work", "_pipe", "_sent")
+
+    def __init__(
+        self,
+        key: str,
+        pdflatex: str,
+        boxed: bool,
+        work: Path,
+        pipe: int,
+        proc: subprocess.Popen[bytes],
+    ) -> None:
+        self.key, self.pdflatex, self.boxed, self.work = key, pdflatex, boxed, work
+        self.proc = proc
+        self.owner = os.getpid()  # the process that started it, the only one that can wait
+        self._pipe: int | None = pipe  # our read-write end; None once closed
+        self._sent = False
+        self.ran = False  # it was sent its document: its pass was compile_pdf's first
 
     def fits(self, key: str | None, pdflatex: str, boxed: bool) -> bool:
-        return (key, pdflatex, boxed, os.getpid()) == (
-            self.key,
-            self.pdflatex,
-            self.boxed,
-            self.owner,
-        )
+        mine = (self.key, self.pdflatex, self.boxed, self.owner)
+        return (key, pdflatex, boxed, os.getpid()) == mine
 
     def go(self, timeout: float, what: str) -> tuple[int, str] | None:
         """Send TeX its line and wait for the pass: (status, output); None if TeX is gone.
@@ -75,9 +85,10 @@ class Waiting:
         subprocess.TimeoutExpired once timeout is up (the TeX group is killed by then).
         """
         deadline = time.monotonic() + timeout
+        self._sent = self.ran = True
         try:
-            os.write(self.pipe, f"\\input {JOB}.tex\n".encode())
-            while _unread(self.pipe) and self.proc.poll() is None:
+            self._send(f"\\input {JOB}.tex\n".encode())
+            while self._unread() and self.proc.poll() is None:
                 if time.monotonic() > deadline:
                     kill_group(self.proc)
                     raise subprocess.TimeoutExpired(self.proc.args, timeout)
@@ -85,20 +96,45 @@ class Waiting:
         finally:
             self.close_pipe()
         if self.proc.poll() is not None and not (self.work / f"{JOB}.log").is_file():
-            self.cancel()  # it died before it read the document (a broken format?)
-            return None
+            return None  # it died before it read the document (a broken format?)
         remaining = max(deadline - time.monotonic(), 0.0)
         return finish(self.proc, timeout=remaining, what=what, raw_timeout=True)
 
-    def close_pipe(self) -> None:
-        with contextlib.suppress(OSError):  # closed already
-            os.close(self.pipe)
-
     def cancel(self) -> None:
-        """Kill the waiting TeX (if it still runs) and let go of the pipe."""
+        """End the TeX if it still runs, and let go of the pipe.
+
+        A TeX that was never sent its document is told to end, and waited for: bubblewrap
+        killed while it sets up the sandbox may not yet have tied the sandbox's life to its own,
+        and would leave TeX running. It is killed only if it does not end in _QUIT_WAIT s (and
+        at once once it has its document: that is a pass to stop).
+        """
+        if self.proc.poll() is None:
+            if not self._sent and self._pipe is not None:
+                self._sent = True
+                try:
+                    self._send(_QUIT)
+                    self.proc.communicate(timeout=_QUIT_WAIT)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self.proc.poll() is None:
+                kill_group(self.proc)
         self.close_pipe()
-        if self.proc.returncode is None:
-            kill_group(self.proc)
+
+    def close_pipe(self) -> None:
+        if self._pipe is not None:
+            pipe, self._pipe = self._pipe, None
+            os.close(pipe)
+
+    def _send(self, line: bytes) -> None:
+        assert self._pipe is not None
+        os.write(self._pipe, line)
+
+    def _unread(self) -> int:
+        """Bytes written to the pipe that TeX has not read yet."""
+        if self._pipe is None:
+            return 0
+        buffer = fcntl.ioctl(self._pipe, termios.FIONREAD, struct.pack("i", 0))
+        return int(struct.unpack("i", buffer)[0])
 
 
 @contextlib.contextmanager
@@ -185,7 +221,7 @@ def _start() -> Waiting | None:
             os.close(pipe)
         shutil.rmtree(work, ignore_errors=True)
         return None
-    return Waiting(cache.stem, pdflatex, boxed, work, pipe, proc, os.getpid())
+    return Waiting(cache.stem, pdflatex, boxed, work, pipe, proc)
 
 
 def _forget_in_child() -> None:
@@ -199,9 +235,3 @@ def _forget_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
-
-
-def _unread(pipe: int) -> int:
-    """Bytes written to the pipe that no one has read yet."""
-    buffer = fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0))
-    return int(struct.unpack("i", buffer)[0])

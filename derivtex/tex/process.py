@@ -19,6 +19,7 @@ from derivtex.errors import TexTimeoutError
 from derivtex.tex.sandbox import tex_env
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_REAP_WAIT = 5.0  # seconds to read a killed group's last output before letting go of its pipe
 
 
 @contextlib.contextmanager
@@ -117,7 +118,12 @@ def finish(
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):  # the group is already gone
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()  # reap it and close the pipe
+    try:
+        proc.communicate(timeout=_REAP_WAIT)  # reap it and close the pipe
+    except subprocess.TimeoutExpired:  # something outside the group still holds the pipe
+        if proc.stdout is not None:
+            proc.stdout.close()
+        proc.wait()
 
 
 def timeout_error(what: str, elapsed: float, timeout: float) -> TexTimeoutError:
