@@ -228,17 +228,19 @@ def step_view(step: object, note: Notation) -> object:
     """A step as a template sees it: the same field names, every value inert."""
     kind = str(type(step).kind)  # type: ignore[attr-defined]
     values: dict[str, Any] = {}
+    prose_note: Notation | None = None  # found once per step, when it has prose
     for f in dataclasses.fields(step):  # type: ignore[arg-type]
         value = getattr(step, f.name)
         if (kind, f.name) in GRID_FIELDS and value is not None:
             values[f.name] = grid_view(value, note)
         elif f.name in PROSE_FIELDS:
-            prose_note = _with_step_names(step, note)
-            values[f.name] = None if value is None else _prose_tex(str(value), prose_note)
-            values[f"plain_{f.name}"] = None if value is None else plain_prose(str(value))
-            values[f"math_{f.name}"] = (
-                None if value is None else _math_prose(str(value), prose_note)
-            )
+            if value is None:
+                values[f.name] = values[f"plain_{f.name}"] = values[f"math_{f.name}"] = None
+                continue
+            prose_note = prose_note or _with_step_names(step, note)
+            values[f.name] = _prose_tex(str(value), prose_note)
+            values[f"plain_{f.name}"] = plain_prose(str(value))
+            values[f"math_{f.name}"] = _math_prose(str(value), prose_note)
         else:
             values[f.name] = inert(value, note)
     for known, name in BROKEN_FIELDS:
