@@ -36,7 +36,7 @@ from derivtex.errors import DerivtexError
 from derivtex.tex import preamble
 from derivtex.tex.log import JOB
 from derivtex.tex.process import finish, kill_group, spawn, terminate_raises
-from derivtex.tex.sandbox import sandbox_available, sandboxed, tex_env
+from derivtex.tex.sandbox import confine, sandbox_available
 
 PIPE = "dtxgo.tex"
 PREFIX = "derivtex-tex-"
@@ -76,8 +76,7 @@ class Waiting:
         self.ran = False  # it was sent its document: its pass was compile_pdf's first
 
     def fits(self, key: str | None, pdflatex: str, boxed: bool) -> bool:
-        mine = (self.key, self.pdflatex, self.boxed, self.owner)
-        return (key, pdflatex, boxed, os.getpid()) == mine
+        return (key, pdflatex, boxed) == (self.key, self.pdflatex, self.boxed)
 
     def go(self, timeout: float, what: str) -> tuple[int, str] | None:
         """Send TeX its line and wait for the pass: (status, output); None if TeX is gone.
@@ -199,29 +198,29 @@ def _start() -> Waiting | None:
     cache = preamble.last()
     if cache is None:
         return None
-    try:
-        env = tex_env()
-    except DerivtexError:
-        return None  # compile_pdf reports it
     boxed = sandbox_available()
     work = Path(tempfile.mkdtemp(prefix=PREFIX)).resolve()
     pipe = -1
     try:
+        command, env = confine(
+            format_pass(pdflatex, "-no-parse-first-line", f"-jobname={JOB}", PIPE), work, boxed
+        )
         if not preamble.fetch(cache, work):
             raise OSError("no format")
         os.mkfifo(work / PIPE, 0o600)
         pipe = os.open(work / PIPE, os.O_RDWR | os.O_NONBLOCK)  # Linux: never blocks
-        command: tuple[str, ...] = (pdflatex, *ARGS, "-output-directory=.")
-        command += (f"-fmt={preamble.NAME}", "-no-parse-first-line", f"-jobname={JOB}", PIPE)
-        if boxed:
-            command, env = sandboxed(command, env, work)
         proc = spawn(command, cwd=work, env=env, die_with_parent=not boxed)
-    except OSError:
+    except (OSError, DerivtexError):  # a bad SOURCE_DATE_EPOCH: compile_pdf reports it
         if pipe >= 0:
             os.close(pipe)
         shutil.rmtree(work, ignore_errors=True)
         return None
     return Waiting(cache.stem, pdflatex, boxed, work, pipe, proc)
+
+
+def format_pass(pdflatex: str, *main: str) -> tuple[str, ...]:
+    """The pdflatex pass on the preamble format NAME.fmt in the job folder; main: its file."""
+    return (pdflatex, *ARGS, "-output-directory=.", f"-fmt={preamble.NAME}", *main)
 
 
 def _forget_in_child() -> None:

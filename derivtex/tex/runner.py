@@ -23,7 +23,7 @@ from derivtex.tex.log import (
     read_text,
 )
 from derivtex.tex.process import run, terminate_raises, timeout_error
-from derivtex.tex.sandbox import check_no_file_reads, sandbox_available, sandboxed, tex_env
+from derivtex.tex.sandbox import check_no_file_reads, confine, sandbox_available, tex_env
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -180,7 +180,7 @@ def _pdflatex(
     if cut is not None and key is not None and (waiting or _format(job, pdflatex, cut, key)):
         (job.work / f"{JOB}.tex").write_bytes(cut.body)
         try:
-            fmt = (*command, f"-fmt={preamble.NAME}", f"{JOB}.tex")
+            fmt = prestart.format_pass(pdflatex, f"{JOB}.tex")
             return job.passes(fmt, source, first=waiting)
         except TexTimeoutError:
             raise
@@ -222,9 +222,7 @@ class _Job:
     ) -> tuple[int, str]:
         """(status, output) of command (the waiting TeX's pass where one is given and still
         there); TexTimeoutError once the whole build's time is up."""
-        env = tex_env()
-        if self.boxed:
-            command, env = sandboxed(command, env, self.work)
+        command, env = confine(command, self.work, self.boxed)
         what = f"TeX on {self.name}"
         remaining = self.timeout - (time.monotonic() - self.started)
         try:

@@ -116,6 +116,14 @@ def sandboxed(
     return (*args, "--", *command), {"PATH": env.get("PATH", SANDBOX_PATH)}
 
 
+def confine(
+    command: Sequence[str], work: Path, boxed: bool
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """command and its environment as TeX runs in work: locked down, in bubblewrap when boxed."""
+    env = tex_env()
+    return sandboxed(command, env, work) if boxed else (tuple(command), env)
+
+
 def tex_env() -> dict[str, str]:
     """The caller's environment with TeX's file access, shell escape and dates locked down."""
     env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
